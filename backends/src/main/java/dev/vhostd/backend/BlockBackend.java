@@ -1,0 +1,37 @@
+package dev.vhostd.backend;
+
+/**
+ * A storage backend: a linear array of bytes with a block size. It knows nothing of virtio; it
+ * receives validated byte offsets and memory segments (the mapped guest buffers) and completes
+ * requests synchronously or asynchronously through a {@link BackendQueue}.
+ * Implementations are thread-safe at this level; each queue is used by one thread.
+ */
+public interface BlockBackend extends AutoCloseable {
+    /** Capacity in bytes, a multiple of {@link #blockSize()}. */
+    long capacity();
+
+    /** Logical block size in bytes: 512 or 4096. Offsets and lengths of I/O are multiples of it. */
+    int blockSize();
+
+    boolean readOnly();
+
+    /** Discard frees storage (and reads back zeroes afterwards where {@link #discardZeroes()}). */
+    boolean supportsDiscard();
+
+    boolean discardZeroes();
+
+    boolean supportsWriteZeroes();
+
+    /** Whether data reaches stable storage only after flush (a volatile write cache). */
+    boolean hasVolatileCache();
+
+    /** A short description for logs and metrics, such as "file:/var/lib/disk.img (O_DIRECT)". */
+    String describe();
+
+    /** Opens a submission queue for one thread. */
+    BackendQueue openQueue();
+
+    /** Flushes and releases everything; queues must have been closed first. */
+    @Override
+    void close();
+}

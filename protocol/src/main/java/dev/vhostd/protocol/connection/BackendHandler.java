@@ -1,0 +1,24 @@
+package dev.vhostd.protocol.connection;
+
+import dev.vhostd.protocol.wire.Message;
+import dev.vhostd.protocol.wire.Reply;
+import dev.vhostd.protocol.wire.VhostUserException;
+
+/**
+ * The engine side of one front-end session, driven by the connection on the connection's thread.
+ * The connection knows the wire format and fds; the handler knows features, memory and rings.
+ */
+public interface BackendHandler {
+    /**
+     * Handles one decoded message and returns its reply ({@link dev.vhostd.protocol.wire.Reply#NONE}
+     * for requests without one). Throws {@link VhostUserException} to refuse it; the connection then
+     * sends a REPLY_ACK error or closes, as the exception says.
+     */
+    Reply handle(Message message);
+
+    /** True once VHOST_USER_PROTOCOL_F_REPLY_ACK has been negotiated (need_reply is honoured). */
+    boolean replyAckNegotiated();
+
+    /** The session ended (EOF, I/O error or fatal protocol error): stop rings, unmap, close fds. */
+    void disconnected();
+}
