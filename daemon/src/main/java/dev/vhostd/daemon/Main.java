@@ -1,0 +1,24 @@
+package dev.vhostd.daemon;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The vhostd command: a vhost-user block device backend. */
+@Command(name = "vhostd", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = "vhost-user block storage daemon: serves a virtio-blk disk to QEMU over a UNIX socket.",
+        subcommands = {ServeCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "missing command: try 'vhostd serve --socket /run/vhostd/disk.sock --backend memory:1G'");
+    }
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        System.exit(code);
+    }
+}

@@ -1,0 +1,148 @@
+package dev.vhostd.daemon;
+
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import dev.vhostd.backend.BackendOptions;
+import dev.vhostd.backend.Backends;
+import dev.vhostd.backend.BlockBackend;
+import dev.vhostd.backend.Sizes;
+import dev.vhostd.daemon.blk.BlkOptions;
+import dev.vhostd.daemon.blk.VirtioBlkDevice;
+import dev.vhostd.protocol.connection.VhostUserServer;
+import dev.vhostd.protocol.engine.VhostUserEngine;
+import dev.vhostd.protocol.poll.PollerGroup;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code vhostd serve}: export one disk on one vhost-user socket. */
+@Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = {"Serve a virtio-blk disk over a vhost-user socket.",
+                "Attach QEMU with: -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem "
+                        + "-chardev socket,id=c0,path=SOCKET,reconnect=1 -device vhost-user-blk-pci,chardev=c0,num-queues=N"})
+public final class ServeCommand implements Callable<Integer> {
+    private static final System.Logger LOG = System.getLogger("vhostd");
+
+    @Option(names = {"--socket", "--socket-path"}, paramLabel = "PATH",
+            description = "UNIX socket to listen on (created; removed on exit).")
+    Path socket;
+
+    @Option(names = "--fd", paramLabel = "N",
+            description = "Serve an inherited listening socket fd instead of --socket (QEMU and systemd conventions).")
+    Integer fd;
+
+    @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
+            description = "Storage: file:PATH, memory:SIZE or null:SIZE (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--blk-file", paramLabel = "PATH",
+            description = "Same as --backend file:PATH (vhost-user.rst backend convention).")
+    Path blkFile;
+
+    @Option(names = "--size", paramLabel = "SIZE", description = "Create the file backend with this size if missing (512M, 10G).")
+    String size;
+
+    @Option(names = "--queues", paramLabel = "N", defaultValue = "1", description = "Number of virtqueues (default: ${DEFAULT-VALUE}).")
+    int queues;
+
+    @Option(names = "--queue-size", paramLabel = "N", defaultValue = "1024",
+            description = "Largest ring size accepted from the front-end (default: ${DEFAULT-VALUE}).")
+    int queueSize;
+
+    @Option(names = "--read-only", description = "Export read-only.")
+    boolean readOnly;
+
+    @Option(names = "--direct", description = "Open the file backend with O_DIRECT (bypass the page cache).")
+    boolean direct;
+
+    @Option(names = "--aio", paramLabel = "ENGINE", defaultValue = "auto",
+            description = "File I/O engine: auto, io_uring or sync (default: ${DEFAULT-VALUE}).")
+    String aio;
+
+    @Option(names = "--serial", paramLabel = "ID", defaultValue = "", description = "Serial reported to the guest (max 20 bytes).")
+    String serial;
+
+    @Option(names = "--logical-block-size", paramLabel = "512|4096", defaultValue = "512",
+            description = "Logical block size (default: ${DEFAULT-VALUE}).")
+    int logicalBlockSize;
+
+    @Option(names = "--pollers", paramLabel = "N", description = "Poller threads (default: one per queue, up to the CPU count).")
+    Integer pollers;
+
+    @Option(names = "--poll-us", paramLabel = "N", defaultValue = "50",
+            description = "Busy-poll this long before sleeping on kicks (default: ${DEFAULT-VALUE}).")
+    long pollUs;
+
+    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+            description = "Serve Prometheus /metrics and /healthz here (off by default; a bare port binds localhost).")
+    String metrics;
+
+    @Option(names = "--print-capabilities", description = "Print the vhost-user backend capabilities as JSON and exit.")
+    boolean printCapabilities;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (printCapabilities) {
+            System.out.println(Capabilities.json());
+            return 0;
+        }
+        validate();
+        String uri = blkFile != null ? "file:" + blkFile : backend;
+        BackendOptions backendOptions = new BackendOptions(size == null ? -1 : Sizes.parse(size), readOnly, direct,
+                logicalBlockSize, aio);
+        BlockBackend storage = Backends.open(uri, backendOptions);
+        BlkOptions blk = new BlkOptions(queues, queueSize, serial, readOnly);
+        String name = socket != null ? socket.getFileName().toString() : "fd" + fd;
+        int pollerCount = pollers != null ? pollers : Math.min(queues, Runtime.getRuntime().availableProcessors());
+        try (storage;
+                PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
+                VhostUserServer server = fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket)) {
+            VirtioBlkDevice device = new VirtioBlkDevice(storage, blk, null);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Thread hook = Thread.ofPlatform().unstarted(() -> {
+                LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
+                server.close();
+                try {
+                    stopped.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            LOG.log(Level.INFO, String.format("serving %s (%d bytes, block size %d%s) on %s with %d queue(s), %d poller(s)",
+                    storage.describe(), storage.capacity(), storage.blockSize(), blk.readOnly() ? ", read-only" : "",
+                    socket != null ? socket : "fd " + fd, queues, pollerCount));
+            try {
+                server.serve(connection -> {
+                    VhostUserEngine engine = new VhostUserEngine(name, device, group, null, null);
+                    engine.onFatal(connection::close);
+                    return engine;
+                });
+            } finally {
+                stopped.countDown();
+            }
+        }
+        LOG.log(Level.INFO, "stopped");
+        return 0;
+    }
+
+    private void validate() {
+        if ((socket == null) == (fd == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "give exactly one of --socket PATH or --fd N");
+        }
+        if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--logical-block-size must be 512 or 4096, got " + logicalBlockSize);
+        }
+        if (pollUs < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--poll-us must not be negative");
+        }
+    }
+}

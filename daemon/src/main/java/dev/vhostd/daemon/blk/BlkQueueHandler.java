@@ -1,0 +1,400 @@
+package dev.vhostd.daemon.blk;
+
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import dev.vhostd.backend.BackendQueue;
+import dev.vhostd.backend.IoOp;
+import dev.vhostd.daemon.blk.BlkQueueObserver.Kind;
+import dev.vhostd.daemon.blk.BlkQueueObserver.QueueObserver;
+import dev.vhostd.protocol.device.QueueHandler;
+import dev.vhostd.protocol.memory.GuestMemory;
+import dev.vhostd.protocol.memory.GuestMemoryException;
+import dev.vhostd.protocol.virtq.DescriptorChain;
+import dev.vhostd.protocol.virtq.InvalidChainException;
+import dev.vhostd.protocol.virtq.SplitQueue;
+
+/**
+ * Serves one virtio-blk queue: parses requests from descriptor chains, validates them against the
+ * device, submits them to the backend and completes them, possibly out of order. Every popped head
+ * is completed exactly once. Slots are preallocated per ring entry, so the hot path allocates
+ * nothing but the guest-memory slices it hands to the backend.
+ */
+final class BlkQueueHandler implements QueueHandler {
+    private static final System.Logger LOG = System.getLogger(BlkQueueHandler.class.getName());
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    /** Slices per request: seg_max plus room for buffers that cross memory regions. */
+    private static final int MAX_SLICES = 2 * BlkOptions.SEG_MAX + 4;
+
+    private final VirtioBlkDevice device;
+    private final int index;
+    private final SplitQueue queue;
+    private final GuestMemory memory;
+    private final BackendQueue backend;
+    private final byte[] serial;
+    private final boolean readOnly;
+    private final QueueObserver observer;
+    private final long capacity;
+    private final int blockMask;
+    private final DescriptorChain chain;
+    private final Slot[] slots;
+    private final int[] freeSlots;
+    private int freeCount;
+    private final MemorySegment[] slices = new MemorySegment[MAX_SLICES];
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment scratch = arena.allocate(VirtioBlk.HEADER_SIZE, 8);
+    private final BackendQueue.CompletionSink sink = this::backendCompleted;
+    private int completedInBatch;
+
+    /** One request in flight. */
+    private static final class Slot {
+        final int id;
+        final IoOp op = new IoOp(MAX_SLICES);
+        int head;
+        Kind kind;
+        MemorySegment status;
+        long dataBytes;
+        long startNanos;
+        boolean flushAfter;
+
+        Slot(int id) {
+            this.id = id;
+            op.attach(this);
+        }
+    }
+
+    BlkQueueHandler(VirtioBlkDevice device, int index, SplitQueue queue, GuestMemory memory, BackendQueue backend,
+            byte[] serial, boolean readOnly, QueueObserver observer) {
+        this.device = device;
+        this.index = index;
+        this.queue = queue;
+        this.memory = memory;
+        this.backend = backend;
+        this.serial = serial;
+        this.readOnly = readOnly;
+        this.observer = observer;
+        this.capacity = device.backend().capacity();
+        this.blockMask = device.backend().blockSize() - 1;
+        this.chain = new DescriptorChain(queue.size());
+        this.slots = new Slot[queue.size()];
+        this.freeSlots = new int[queue.size()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new Slot(i);
+            freeSlots[i] = i;
+        }
+        this.freeCount = slots.length;
+    }
+
+    @Override
+    public int doWork() {
+        completedInBatch = 0;
+        if (backend.inFlight() > 0) {
+            backend.reap(sink);
+        }
+        int popped = 0;
+        while (freeCount > 0) {
+            boolean got;
+            try {
+                got = queue.pop(chain);
+            } catch (InvalidChainException e) {
+                // The head is known: complete it with nothing written so the driver gets it back.
+                observer.invalidChain();
+                LOG.log(Level.WARNING, () -> "queue " + index + ": invalid descriptor chain at head " + e.head()
+                        + ": " + e.getMessage());
+                queue.addUsed(e.head(), 0);
+                popped++;
+                continue;
+            }
+            if (!got) {
+                break;
+            }
+            popped++;
+            Slot slot = slots[freeSlots[--freeCount]];
+            start(slot);
+        }
+        if (popped > 0) {
+            backend.flushSubmissions();
+        }
+        return popped + completedInBatch;
+    }
+
+    private void start(Slot slot) {
+        slot.head = chain.head();
+        slot.startNanos = System.nanoTime();
+        slot.flushAfter = false;
+        slot.dataBytes = 0;
+        slot.kind = Kind.UNSUPPORTED;
+        observer.started();
+        long readable = chain.readableBytes();
+        long writable = chain.writableBytes();
+        if (readable < VirtioBlk.HEADER_SIZE || writable < 1) {
+            // No header or no room for a status byte: nothing can be reported inside the request.
+            observer.invalidChain();
+            LOG.log(Level.WARNING, () -> "queue " + index + ": request at head " + slot.head
+                    + " has no header or no status byte; completing it empty");
+            release(slot, 0);
+            return;
+        }
+        int last = chain.count() - 1;
+        try {
+            slot.status = memory.slice(chain.address(last) + chain.length(last) - 1, 1);
+            copyOut(0, VirtioBlk.HEADER_SIZE);
+        } catch (GuestMemoryException e) {
+            observer.badAddress();
+            release(slot, 0);
+            return;
+        }
+        int type = scratch.get(LE_INT, 0);
+        long sector = scratch.get(LE_LONG, 8);
+        try {
+            switch (type) {
+                case VirtioBlk.T_IN -> startData(slot, Kind.READ, IoOp.Type.READ, sector, writable - 1, false);
+                case VirtioBlk.T_OUT -> {
+                    if (readOnly) {
+                        finish(slot, Kind.WRITE, VirtioBlk.S_IOERR, 0);
+                        return;
+                    }
+                    startData(slot, Kind.WRITE, IoOp.Type.WRITE, sector, readable - VirtioBlk.HEADER_SIZE, true);
+                }
+                case VirtioBlk.T_FLUSH -> {
+                    slot.kind = Kind.FLUSH;
+                    slot.op.setRange(IoOp.Type.FLUSH, 0, 0, false);
+                    submit(slot);
+                }
+                case VirtioBlk.T_GET_ID -> getId(slot, writable - 1);
+                case VirtioBlk.T_DISCARD -> startRange(slot, Kind.DISCARD, IoOp.Type.DISCARD, readable);
+                case VirtioBlk.T_WRITE_ZEROES -> startRange(slot, Kind.WRITE_ZEROES, IoOp.Type.WRITE_ZEROES, readable);
+                default -> finish(slot, Kind.UNSUPPORTED, VirtioBlk.S_UNSUPP, 0);
+            }
+        } catch (GuestMemoryException e) {
+            observer.badAddress();
+            LOG.log(Level.WARNING, () -> "queue " + index + ": request at head " + slot.head
+                    + " points outside guest memory: " + e.getMessage());
+            finish(slot, slot.kind, VirtioBlk.S_IOERR, 0);
+        }
+    }
+
+    /** IN and OUT: the data is the chain's bytes between header and status byte. */
+    private void startData(Slot slot, Kind kind, IoOp.Type type, long sector, long length, boolean fromReadable) {
+        slot.kind = kind;
+        if (!rangeValid(sector, length) || length == 0) {
+            finish(slot, kind, VirtioBlk.S_IOERR, 0);
+            return;
+        }
+        IoOp op = slot.op.setData(type, sector << VirtioBlk.SECTOR_SHIFT);
+        boolean ok = fromReadable
+                ? addSegments(op, false, VirtioBlk.HEADER_SIZE, length)
+                : addSegments(op, true, 0, length);
+        if (!ok) {
+            finish(slot, kind, VirtioBlk.S_IOERR, 0);
+            return;
+        }
+        slot.dataBytes = length;
+        slot.flushAfter = type == IoOp.Type.WRITE && device.writethrough();
+        submit(slot);
+    }
+
+    /** DISCARD and WRITE_ZEROES: one struct virtio_blk_discard_write_zeroes after the header. */
+    private void startRange(Slot slot, Kind kind, IoOp.Type type, long readable) {
+        slot.kind = kind;
+        if (readOnly) {
+            finish(slot, kind, VirtioBlk.S_IOERR, 0);
+            return;
+        }
+        boolean supported = type == IoOp.Type.DISCARD
+                ? device.backend().supportsDiscard() : device.backend().supportsWriteZeroes();
+        if (!supported) {
+            finish(slot, kind, VirtioBlk.S_UNSUPP, 0);
+            return;
+        }
+        // max_discard_seg and max_write_zeroes_seg are 1: exactly one segment.
+        if (readable != VirtioBlk.HEADER_SIZE + VirtioBlk.DWZ_SEGMENT_SIZE) {
+            finish(slot, kind, VirtioBlk.S_IOERR, 0);
+            return;
+        }
+        copyOut(VirtioBlk.HEADER_SIZE, VirtioBlk.DWZ_SEGMENT_SIZE);
+        long sector = scratch.get(LE_LONG, 0);
+        long sectors = Integer.toUnsignedLong(scratch.get(LE_INT, 8));
+        int flags = scratch.get(LE_INT, 12);
+        // 5.2.6.2: unknown flags, or unmap on a discard, are UNSUPP.
+        if ((flags & ~VirtioBlk.DWZ_FLAG_UNMAP) != 0
+                || (type == IoOp.Type.DISCARD && (flags & VirtioBlk.DWZ_FLAG_UNMAP) != 0)) {
+            finish(slot, kind, VirtioBlk.S_UNSUPP, 0);
+            return;
+        }
+        long length = sectors << VirtioBlk.SECTOR_SHIFT;
+        if (sectors == 0 || sectors > BlkOptions.MAX_DWZ_SECTORS || !rangeValid(sector, length)) {
+            finish(slot, kind, VirtioBlk.S_IOERR, 0);
+            return;
+        }
+        slot.op.setRange(type, sector << VirtioBlk.SECTOR_SHIFT, length, (flags & VirtioBlk.DWZ_FLAG_UNMAP) != 0);
+        slot.dataBytes = length;
+        submit(slot);
+    }
+
+    private void getId(Slot slot, long room) {
+        slot.kind = Kind.GET_ID;
+        // Write the serial NUL-padded to at most 20 bytes into the writable data area.
+        long n = Math.min(room, VirtioBlk.ID_BYTES);
+        long written = 0;
+        int count = chain.count();
+        for (int i = chain.firstWritable(); i < count && written < n; i++) {
+            long len = Math.min(chain.length(i), n - written);
+            MemorySegment dst = memory.slice(chain.address(i), len);
+            for (long j = 0; j < len; j++) {
+                long k = written + j;
+                dst.set(ValueLayout.JAVA_BYTE, j, k < serial.length ? serial[(int) k] : 0);
+            }
+            written += len;
+        }
+        finish(slot, Kind.GET_ID, VirtioBlk.S_OK, written);
+    }
+
+    /** Overflow-safe: sector*512 + length must lie within capacity and respect the block size. */
+    private boolean rangeValid(long sector, long length) {
+        if (sector < 0 || sector > (capacity >>> VirtioBlk.SECTOR_SHIFT)) {
+            return false;
+        }
+        long offset = sector << VirtioBlk.SECTOR_SHIFT;
+        if ((offset & blockMask) != 0 || (length & blockMask) != 0) {
+            return false;
+        }
+        return length >= 0 && length <= capacity - offset;
+    }
+
+    /**
+     * Appends the guest slices of {@code length} bytes of the chain's readable (or writable) part,
+     * skipping {@code skip} bytes first, to {@code op}. Returns false if it needs too many slices or
+     * a segment is larger than size_max.
+     */
+    private boolean addSegments(IoOp op, boolean writablePart, long skip, long length) {
+        int count = chain.count();
+        int first = writablePart ? chain.firstWritable() : 0;
+        int end = writablePart ? count : chain.firstWritable();
+        long remaining = length;
+        for (int i = first; i < end && remaining > 0; i++) {
+            long len = chain.length(i);
+            if (len > BlkOptions.SIZE_MAX) {
+                return false;
+            }
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            long take = Math.min(len - skip, remaining);
+            int room = op.maxSegments() - op.segmentCount();
+            if (room <= 0) {
+                return false;
+            }
+            int n = memory.slices(chain.address(i) + skip, take, slices, 0);
+            if (n > room) {
+                return false;
+            }
+            for (int s = 0; s < n; s++) {
+                op.addSegment(slices[s]);
+                slices[s] = null;
+            }
+            remaining -= take;
+            skip = 0;
+        }
+        return remaining == 0;
+    }
+
+    /** Copies {@code length} readable bytes at {@code skip} into the scratch buffer (TOCTOU-safe). */
+    private void copyOut(long skip, int length) {
+        long copied = 0;
+        int end = chain.firstWritable();
+        for (int i = 0; i < end && copied < length; i++) {
+            long len = chain.length(i);
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            long take = Math.min(len - skip, length - copied);
+            MemorySegment src = memory.slice(chain.address(i) + skip, take);
+            MemorySegment.copy(src, 0, scratch, copied, take);
+            copied += take;
+            skip = 0;
+        }
+        if (copied != length) {
+            throw new GuestMemoryException("request shorter than its header");
+        }
+    }
+
+    private void submit(Slot slot) {
+        if (backend.submit(slot.op)) {
+            backendCompleted(slot.op);
+        }
+    }
+
+    private void backendCompleted(IoOp op) {
+        Slot slot = (Slot) op.attachment();
+        int result = op.result();
+        if (result == 0 && slot.flushAfter) {
+            // Write-through (the driver cleared writeback): acknowledge only once flushed.
+            slot.flushAfter = false;
+            op.clearSegments();
+            op.setRange(IoOp.Type.FLUSH, 0, 0, false);
+            submit(slot);
+            return;
+        }
+        op.clearSegments();
+        if (result != 0) {
+            observer.backendError();
+            LOG.log(Level.WARNING, () -> "queue " + index + ": backend " + slot.kind + " failed with errno "
+                    + (-result));
+        }
+        long written = result == 0 && slot.kind == Kind.READ ? slot.dataBytes : 0;
+        finish(slot, slot.kind, result == 0 ? VirtioBlk.S_OK : VirtioBlk.S_IOERR, written);
+    }
+
+    /** Writes the status byte and adds the used entry: used length = data written + status byte. */
+    private void finish(Slot slot, Kind kind, byte status, long dataWritten) {
+        slot.status.set(ValueLayout.JAVA_BYTE, 0, status);
+        long bytes = kind == Kind.READ || kind == Kind.WRITE ? slot.dataBytes : 0;
+        observer.completed(kind, status, status == VirtioBlk.S_OK ? bytes : 0, System.nanoTime() - slot.startNanos);
+        release(slot, dataWritten + 1);
+    }
+
+    private void release(Slot slot, long usedLength) {
+        queue.addUsed(slot.head, (int) usedLength);
+        slot.status = null;
+        slot.op.clearSegments();
+        freeSlots[freeCount++] = slot.id;
+        completedInBatch++;
+    }
+
+    @Override
+    public int completionFd() {
+        return backend.completionFd();
+    }
+
+    @Override
+    public void completionSignalled() {
+        int fd = backend.completionFd();
+        if (fd >= 0) {
+            drainer.drain(fd);
+        }
+    }
+
+    private final dev.vhostd.sys.EventFd drainer = new dev.vhostd.sys.EventFd();
+
+    @Override
+    public int inFlight() {
+        return slots.length - freeCount;
+    }
+
+    @Override
+    public void drain() {
+        backend.drain(sink);
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+        arena.close();
+    }
+}

@@ -1,0 +1,107 @@
+package dev.vhostd.daemon.blk;
+
+import java.nio.charset.StandardCharsets;
+
+import dev.vhostd.backend.BlockBackend;
+import dev.vhostd.protocol.device.QueueHandler;
+import dev.vhostd.protocol.device.VirtioDevice;
+import dev.vhostd.protocol.device.VirtioFeatures;
+import dev.vhostd.protocol.memory.GuestMemory;
+import dev.vhostd.protocol.virtq.SplitQueue;
+import dev.vhostd.protocol.wire.VhostUserException;
+
+/**
+ * virtio-blk over a {@link BlockBackend}. Every feature offered is backed by a config field and
+ * real behaviour: FLUSH and CONFIG_WCE only when the backend has a volatile cache, DISCARD and
+ * WRITE_ZEROES only when it supports them, RO when the export is read-only.
+ */
+public final class VirtioBlkDevice implements VirtioDevice {
+    private final BlockBackend backend;
+    private final BlkOptions options;
+    private final BlkConfig config;
+    private final long features;
+    private final byte[] serial;
+    private final boolean readOnly;
+    private final BlkQueueObserver observer;
+
+    public VirtioBlkDevice(BlockBackend backend, BlkOptions options, BlkQueueObserver observer) {
+        this.backend = backend;
+        this.options = options;
+        this.observer = observer == null ? BlkQueueObserver.NONE : observer;
+        this.readOnly = options.readOnly() || backend.readOnly();
+        long f = VirtioFeatures.bit(VirtioBlk.F_SIZE_MAX) | VirtioFeatures.bit(VirtioBlk.F_SEG_MAX)
+                | VirtioFeatures.bit(VirtioBlk.F_BLK_SIZE) | VirtioFeatures.bit(VirtioBlk.F_TOPOLOGY)
+                | VirtioFeatures.bit(VirtioBlk.F_MQ);
+        if (backend.hasVolatileCache()) {
+            f |= VirtioFeatures.bit(VirtioBlk.F_FLUSH) | VirtioFeatures.bit(VirtioBlk.F_CONFIG_WCE);
+        }
+        if (readOnly) {
+            f |= VirtioFeatures.bit(VirtioBlk.F_RO);
+        } else {
+            if (backend.supportsDiscard()) {
+                f |= VirtioFeatures.bit(VirtioBlk.F_DISCARD);
+            }
+            if (backend.supportsWriteZeroes()) {
+                f |= VirtioFeatures.bit(VirtioBlk.F_WRITE_ZEROES);
+            }
+        }
+        this.features = f;
+        int segMax = Math.min(BlkOptions.SEG_MAX, options.maxQueueSize() - 2);
+        this.config = new BlkConfig(backend.capacity(), backend.blockSize(), BlkOptions.SIZE_MAX, Math.max(1, segMax),
+                options.numQueues(), backend.hasVolatileCache(), BlkOptions.MAX_DWZ_SECTORS,
+                BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard());
+        byte[] s = options.serial().getBytes(StandardCharsets.US_ASCII);
+        this.serial = s.length > VirtioBlk.ID_BYTES ? java.util.Arrays.copyOf(s, VirtioBlk.ID_BYTES) : s;
+    }
+
+    public BlockBackend backend() {
+        return backend;
+    }
+
+    @Override
+    public long deviceFeatures() {
+        return features;
+    }
+
+    @Override
+    public int numQueues() {
+        return options.numQueues();
+    }
+
+    @Override
+    public int maxQueueSize() {
+        return options.maxQueueSize();
+    }
+
+    @Override
+    public int configSize() {
+        return BlkConfig.SIZE;
+    }
+
+    @Override
+    public byte[] readConfig(int offset, int size) {
+        return config.read(offset, size);
+    }
+
+    @Override
+    public void writeConfig(int offset, byte[] data) {
+        if (offset == BlkConfig.WRITEBACK_OFFSET && data.length == 1
+                && VirtioFeatures.has(features, VirtioBlk.F_CONFIG_WCE)) {
+            config.setWriteback(data[0] != 0);
+            return;
+        }
+        throw VhostUserException.rejected("virtio-blk config write at offset " + offset + " size " + data.length
+                + " refused: only the writeback byte (offset 32) is writable, and only with CONFIG_WCE");
+    }
+
+    /** Whether writes are acknowledged only once stable (the driver turned the write cache off). */
+    boolean writethrough() {
+        return VirtioFeatures.has(features, VirtioBlk.F_CONFIG_WCE) && !config.writeback();
+    }
+
+    @Override
+    public QueueHandler openQueue(int index, SplitQueue queue, GuestMemory memory, long negotiated) {
+        return new BlkQueueHandler(this, index, queue, memory, backend.openQueue(), serial, readOnly,
+                observer.forQueue(index));
+    }
+}

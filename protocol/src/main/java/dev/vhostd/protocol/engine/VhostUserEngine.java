@@ -1,0 +1,483 @@
+package dev.vhostd.protocol.engine;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+
+import dev.vhostd.protocol.connection.BackendHandler;
+import dev.vhostd.protocol.device.QueueHandler;
+import dev.vhostd.protocol.device.VirtioDevice;
+import dev.vhostd.protocol.device.VirtioFeatures;
+import dev.vhostd.protocol.memory.GuestMemory;
+import dev.vhostd.protocol.memory.GuestMemoryException;
+import dev.vhostd.protocol.memory.MemoryTable;
+import dev.vhostd.protocol.poll.PollerGroup;
+import dev.vhostd.protocol.poll.PollerStats;
+import dev.vhostd.protocol.poll.QueueBinding;
+import dev.vhostd.protocol.virtq.SplitQueue;
+import dev.vhostd.protocol.wire.Message;
+import dev.vhostd.protocol.wire.Reply;
+import dev.vhostd.protocol.wire.Request;
+import dev.vhostd.protocol.wire.VhostUserException;
+import dev.vhostd.sys.OwnedFd;
+
+/**
+ * One front-end session: negotiated features, the guest memory table and the rings. It turns
+ * vhost-user messages into ring starts and stops on the pollers, and asks the {@link VirtioDevice}
+ * for what only the device knows. Runs on the connection's thread; pollers report broken rings
+ * through a callback that closes the connection.
+ */
+public final class VhostUserEngine implements BackendHandler {
+    private static final System.Logger LOG = System.getLogger(VhostUserEngine.class.getName());
+    /** Memory slots offered through GET_MAX_MEM_SLOTS (CONFIGURE_MEM_SLOTS). */
+    public static final int MAX_MEM_SLOTS = 32;
+    /** Config space as vhost-user carries it: VHOST_USER_MAX_CONFIG_SIZE. */
+    public static final int MAX_CONFIG_SIZE = 256;
+
+    private final VirtioDevice device;
+    private final PollerGroup pollers;
+    private final String name;
+    private final StatsFactory stats;
+    private final Vring[] vrings;
+    private final MemoryTable memory = new MemoryTable(MAX_MEM_SLOTS);
+    private final long offeredFeatures;
+    private long ackedFeatures;
+    private long ackedProtocolFeatures;
+    private boolean featuresSet;
+    private volatile Runnable closeConnection = () -> {};
+    private volatile boolean broken;
+    private final SessionListener listener;
+
+    /** Creates per-queue poller stats (metrics); may return {@link PollerStats#NONE}. */
+    @FunctionalInterface
+    public interface StatsFactory {
+        PollerStats forQueue(int queueIndex);
+    }
+
+    /** Session events for logs and metrics. */
+    public interface SessionListener {
+        default void featuresNegotiated(long features, long protocolFeatures) {}
+
+        default void memoryChanged(long mappedBytes) {}
+
+        default void invalidRing(int queueIndex, RuntimeException cause) {}
+
+        default void ended() {}
+
+        SessionListener NONE = new SessionListener() {};
+    }
+
+    public VhostUserEngine(String name, VirtioDevice device, PollerGroup pollers, StatsFactory stats,
+            SessionListener listener) {
+        this.name = name;
+        this.device = device;
+        this.pollers = pollers;
+        this.stats = stats == null ? q -> PollerStats.NONE : stats;
+        this.listener = listener == null ? SessionListener.NONE : listener;
+        this.vrings = new Vring[device.numQueues()];
+        for (int i = 0; i < vrings.length; i++) {
+            vrings[i] = new Vring(i);
+        }
+        this.offeredFeatures = device.deviceFeatures()
+                | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+                | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)
+                | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
+                | VirtioFeatures.bit(VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES);
+    }
+
+    /** How the engine closes the connection when a poller finds a corrupt ring. */
+    public void onFatal(Runnable closeConnection) {
+        this.closeConnection = closeConnection;
+    }
+
+    public long offeredFeatures() {
+        return offeredFeatures;
+    }
+
+    public long ackedFeatures() {
+        return ackedFeatures;
+    }
+
+    public boolean broken() {
+        return broken;
+    }
+
+    public GuestMemory memory() {
+        return memory.snapshot();
+    }
+
+    @Override
+    public boolean replyAckNegotiated() {
+        return (ackedProtocolFeatures & (1L << ProtocolFeatures.REPLY_ACK)) != 0;
+    }
+
+    private boolean protocolFeaturesNegotiated() {
+        return VirtioFeatures.has(ackedFeatures, VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES);
+    }
+
+    @Override
+    public Reply handle(Message message) {
+        if (broken) {
+            closeFds(message);
+            throw VhostUserException.fatal("device " + name + " is broken after an invalid ring; reconnect to reset it");
+        }
+        return switch (message) {
+            case Message.GetFeatures m -> new Reply.U64(offeredFeatures);
+            case Message.SetFeatures m -> setFeatures(m.features());
+            case Message.SetOwner m -> Reply.NONE;
+            case Message.ResetOwner m -> {
+                resetDevice();
+                yield Reply.NONE;
+            }
+            case Message.GetProtocolFeatures m -> new Reply.U64(ProtocolFeatures.OFFERED);
+            case Message.SetProtocolFeatures m -> setProtocolFeatures(m.features());
+            case Message.GetQueueNum m -> new Reply.U64(vrings.length);
+            case Message.GetMaxMemSlots m -> new Reply.U64(MAX_MEM_SLOTS);
+            case Message.SetMemTable m -> {
+                changeMemory(() -> memory.replace(m.regions(), m.fds()));
+                yield Reply.NONE;
+            }
+            case Message.AddMemReg m -> {
+                changeMemory(() -> memory.add(m.region(), m.fd()));
+                yield Reply.NONE;
+            }
+            case Message.RemMemReg m -> {
+                changeMemory(() -> memory.remove(m.region()));
+                yield Reply.NONE;
+            }
+            case Message.SetVringNum m -> setVringNum(m);
+            case Message.SetVringAddr m -> setVringAddr(m);
+            case Message.SetVringBase m -> setVringBase(m);
+            case Message.GetVringBase m -> getVringBase(m.index());
+            case Message.SetVringFd m -> setVringFd(m);
+            case Message.SetVringEnable m -> setVringEnable(m.index(), m.enable());
+            case Message.GetConfig m -> getConfig(m);
+            case Message.SetConfig m -> {
+                checkConfigRange(m.offset(), m.data().length);
+                device.writeConfig(m.offset(), m.data());
+                yield Reply.NONE;
+            }
+            case Message.ResetDevice m -> {
+                resetDevice();
+                yield Reply.NONE;
+            }
+        };
+    }
+
+    private static void closeFds(Message message) {
+        switch (message) {
+            case Message.SetMemTable m -> m.fds().forEach(OwnedFd::close);
+            case Message.AddMemReg m -> m.fd().close();
+            case Message.SetVringFd m -> {
+                if (m.fd() != null) {
+                    m.fd().close();
+                }
+            }
+            default -> { }
+        }
+    }
+
+    private Vring vring(int index) {
+        if (index < 0 || index >= vrings.length) {
+            throw VhostUserException.rejected("queue index " + index + " out of range: device " + name
+                    + " has " + vrings.length + " queues");
+        }
+        return vrings[index];
+    }
+
+    private Reply setFeatures(long features) {
+        long unknown = features & ~offeredFeatures;
+        if (unknown != 0) {
+            throw VhostUserException.rejected(String.format(
+                    "front-end acked features 0x%x that were not offered (offered 0x%x)", unknown, offeredFeatures));
+        }
+        for (Vring v : vrings) {
+            if (v.running() && ((features ^ ackedFeatures) & VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)) != 0) {
+                throw VhostUserException.rejected("EVENT_IDX cannot change while queue " + v.index + " is running");
+            }
+        }
+        ackedFeatures = features;
+        featuresSet = true;
+        device.featuresNegotiated(features);
+        listener.featuresNegotiated(features, ackedProtocolFeatures);
+        LOG.log(Level.INFO, () -> String.format("%s: features negotiated 0x%x", name, features));
+        return Reply.NONE;
+    }
+
+    private Reply setProtocolFeatures(long features) {
+        long unknown = features & ~ProtocolFeatures.OFFERED;
+        if (unknown != 0) {
+            throw VhostUserException.rejected(String.format(
+                    "front-end acked protocol features 0x%x that were not offered (offered 0x%x)",
+                    unknown, ProtocolFeatures.OFFERED));
+        }
+        ackedProtocolFeatures = features;
+        listener.featuresNegotiated(ackedFeatures, features);
+        return Reply.NONE;
+    }
+
+    private Reply setVringNum(Message.SetVringNum m) {
+        Vring v = vring(m.index());
+        int num = m.num();
+        int max = Math.min(SplitQueue.MAX_SIZE, device.maxQueueSize());
+        if (num <= 0 || num > max || Integer.bitCount(num) != 1) {
+            throw VhostUserException.rejected("queue " + m.index() + ": ring size " + num
+                    + " is invalid: it must be a power of two from 1 to " + max + " (virtio 2.7)");
+        }
+        requireStopped(v, "SET_VRING_NUM");
+        v.num = num;
+        return Reply.NONE;
+    }
+
+    private Reply setVringAddr(Message.SetVringAddr m) {
+        Vring v = vring(m.index());
+        if ((m.flags() & Message.SetVringAddr.F_LOG) != 0) {
+            throw VhostUserException.rejected("queue " + m.index()
+                    + ": dirty logging was requested but LOG_SHMFD is not offered");
+        }
+        requireStopped(v, "SET_VRING_ADDR");
+        GuestMemory mem = memory.snapshot();
+        if (v.num > 0 && !mem.regions().isEmpty()) {
+            // Validate now, so a bad address is refused on the message that carried it.
+            try {
+                SplitQueue.validateLayout(mem, v.num, m.descUserAddr(), m.availUserAddr(), m.usedUserAddr());
+            } catch (RuntimeException e) {
+                throw VhostUserException.rejected("queue " + m.index() + ": ring address outside guest memory: "
+                        + e.getMessage());
+            }
+        }
+        v.descUserAddr = m.descUserAddr();
+        v.availUserAddr = m.availUserAddr();
+        v.usedUserAddr = m.usedUserAddr();
+        v.addressSet = true;
+        return Reply.NONE;
+    }
+
+    private Reply setVringBase(Message.SetVringBase m) {
+        Vring v = vring(m.index());
+        if (m.num() < 0 || m.num() > 0xFFFF) {
+            throw VhostUserException.rejected("queue " + m.index() + ": ring base " + m.num()
+                    + " does not fit the split ring's 16-bit index");
+        }
+        requireStopped(v, "SET_VRING_BASE");
+        v.base = m.num();
+        return Reply.NONE;
+    }
+
+    /** GET_VRING_BASE stops the ring and returns where the front-end must resume (vhost-user.rst). */
+    private Reply getVringBase(int index) {
+        Vring v = vring(index);
+        stop(v);
+        v.started = false;
+        if (v.kick != null) {
+            v.kick.close();
+            v.kick = null;
+        }
+        return new Reply.VringState(index, v.base);
+    }
+
+    private Reply setVringFd(Message.SetVringFd m) {
+        Vring v;
+        try {
+            v = vring(m.index());
+        } catch (VhostUserException e) {
+            closeFds(m);
+            throw e;
+        }
+        switch (m.request()) {
+            case SET_VRING_KICK -> {
+                boolean wasRunning = v.running();
+                stop(v);
+                if (v.kick != null) {
+                    v.kick.close();
+                }
+                v.kick = m.fd(); // null: the front-end wants the ring polled
+                v.started = true;
+                if (!protocolFeaturesNegotiated()) {
+                    // Without VHOST_USER_F_PROTOCOL_FEATURES rings are enabled as they start.
+                    v.enabled = true;
+                }
+                if (wasRunning || v.enabled) {
+                    start(v);
+                }
+            }
+            case SET_VRING_CALL -> {
+                OwnedFd old = v.call;
+                v.call = m.fd();
+                if (v.running()) {
+                    v.poller.setCallFd(v.binding, v.call == null ? -1 : v.call.fd()).join();
+                }
+                if (old != null) {
+                    old.close();
+                }
+            }
+            case SET_VRING_ERR -> {
+                if (v.err != null) {
+                    v.err.close();
+                }
+                v.err = m.fd();
+            }
+            default -> throw new IllegalArgumentException(m.request().toString());
+        }
+        return Reply.NONE;
+    }
+
+    private Reply setVringEnable(int index, boolean enable) {
+        Vring v = vring(index);
+        v.enabled = enable;
+        if (enable) {
+            if (v.started) {
+                start(v);
+            }
+        } else {
+            stop(v);
+        }
+        return Reply.NONE;
+    }
+
+    private Reply getConfig(Message.GetConfig m) {
+        checkConfigRange(m.offset(), m.size());
+        byte[] out = new byte[m.size()];
+        int available = Math.max(0, Math.min(m.size(), device.configSize() - m.offset()));
+        if (available > 0) {
+            System.arraycopy(device.readConfig(m.offset(), available), 0, out, 0, available);
+        }
+        // Bytes past the device's config space read as zero, as for an older device revision.
+        return new Reply.Config(m.offset(), m.flags(), out);
+    }
+
+    private static void checkConfigRange(int offset, int size) {
+        if (offset < 0 || size < 0 || offset + size > MAX_CONFIG_SIZE) {
+            throw VhostUserException.rejected("config access at offset " + offset + " size " + size
+                    + " is outside the " + MAX_CONFIG_SIZE + "-byte config space");
+        }
+    }
+
+    private void requireStopped(Vring v, String what) {
+        if (v.running()) {
+            throw VhostUserException.rejected(what + " for queue " + v.index
+                    + " while it is running; the front-end must stop it first (GET_VRING_BASE)");
+        }
+    }
+
+    /** Runs a memory-table change with every running ring quiesced, then restarts them. */
+    private void changeMemory(Runnable change) {
+        List<Vring> wasRunning = new ArrayList<>();
+        for (Vring v : vrings) {
+            if (v.running()) {
+                stop(v);
+                wasRunning.add(v);
+            }
+        }
+        try {
+            change.run();
+        } catch (GuestMemoryException e) {
+            throw VhostUserException.rejected("memory table refused: " + e.getMessage());
+        } finally {
+            listener.memoryChanged(memory.mappedBytes());
+            for (Vring v : wasRunning) {
+                try {
+                    start(v);
+                } catch (VhostUserException e) {
+                    LOG.log(Level.WARNING, name + ": queue " + v.index + " not restarted after the memory change: "
+                            + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void start(Vring v) {
+        if (v.running() || !v.started || !v.enabled) {
+            return;
+        }
+        if (v.num == 0 || !v.addressSet) {
+            throw VhostUserException.rejected("queue " + v.index + " cannot start: ring size and addresses must"
+                    + " be set first (SET_VRING_NUM, SET_VRING_ADDR)");
+        }
+        GuestMemory mem = memory.snapshot();
+        if (mem.regions().isEmpty()) {
+            throw VhostUserException.rejected("queue " + v.index + " cannot start before SET_MEM_TABLE");
+        }
+        boolean eventIdx = VirtioFeatures.has(ackedFeatures, VirtioFeatures.RING_EVENT_IDX);
+        SplitQueue queue;
+        try {
+            queue = new SplitQueue(mem, v.num, v.descUserAddr, v.availUserAddr, v.usedUserAddr, v.base, eventIdx);
+        } catch (RuntimeException e) {
+            throw VhostUserException.rejected("queue " + v.index + " cannot start: " + e.getMessage());
+        }
+        QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
+        v.poller = pollers.forQueue(v.index);
+        v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
+                v.call == null ? -1 : v.call.fd(), this::ringBroken, stats.forQueue(v.index));
+        try {
+            v.poller.attach(v.binding).join();
+        } catch (CompletionException e) {
+            v.binding = null;
+            handler.close();
+            throw new IllegalStateException("queue " + v.index + " could not be attached to its poller", e.getCause());
+        }
+        LOG.log(Level.INFO, () -> String.format("%s: queue %d started (size %d, base %d, event_idx %s, %s)", name,
+                v.index, v.num, v.base, eventIdx, v.kick == null ? "polled" : "kick fd"));
+    }
+
+    private void stop(Vring v) {
+        if (!v.running()) {
+            return;
+        }
+        QueueBinding b = v.binding;
+        try {
+            v.poller.detach(b).join();
+        } finally {
+            v.base = b.queue().nextAvail();
+            v.binding = null;
+            v.poller = null;
+        }
+        LOG.log(Level.INFO, () -> name + ": queue " + v.index + " stopped at avail index " + v.base);
+    }
+
+    /** Called on a poller thread: the queue was already detached there. */
+    private void ringBroken(int queueIndex, RuntimeException cause) {
+        broken = true;
+        listener.invalidRing(queueIndex, cause);
+        LOG.log(Level.ERROR, name + ": device marked broken (queue " + queueIndex + ": " + cause.getMessage()
+                + "); closing the front-end connection. The front-end may reconnect to reset the device.");
+        closeConnection.run();
+    }
+
+    private void resetDevice() {
+        for (Vring v : vrings) {
+            stop(v);
+            v.reset();
+        }
+        ackedFeatures = 0;
+        featuresSet = false;
+        device.reset();
+    }
+
+    @Override
+    public void disconnected() {
+        for (Vring v : vrings) {
+            try {
+                // A ring whose poller already detached it (broken) has its binding cleared by stop's
+                // finally; a detach of an unknown binding is a no-op.
+                stop(v);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, name + ": queue " + v.index + " did not stop cleanly", e);
+            }
+            v.reset();
+        }
+        memory.close();
+        device.reset();
+        listener.memoryChanged(0);
+        listener.ended();
+        LOG.log(Level.INFO, () -> name + ": front-end session ended" + (featuresSet ? "" : " before feature negotiation"));
+    }
+
+    @Override
+    public String toString() {
+        return "VhostUserEngine[" + name + ", queues=" + Arrays.stream(vrings).filter(Vring::running).count()
+                + " running]";
+    }
+}

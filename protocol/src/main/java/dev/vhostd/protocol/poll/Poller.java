@@ -1,0 +1,278 @@
+package dev.vhostd.protocol.poll;
+
+import java.lang.System.Logger.Level;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+import dev.vhostd.sys.Epoll;
+import dev.vhostd.sys.EventFd;
+import dev.vhostd.sys.Libc;
+
+/**
+ * A dedicated thread that serves the queues attached to it (an Agrona-style agent: do work, and when
+ * there is none, spin for the poll window, then arm notifications and block).
+ *
+ * <p>Per iteration: every queue's handler pops, submits and reaps; then the used ring is published
+ * once and the guest notified only if EVENT_IDX (or NO_INTERRUPT) says so. When idle longer than the
+ * poll window, it re-arms notifications (avail_event / clearing NO_NOTIFY), re-checks the avail ring
+ * so that a request published meanwhile is not lost, and blocks on the kick and completion fds.
+ * Attach, detach and call-fd swaps run as commands on this thread, so no queue is ever touched by
+ * two threads and a closed fd number is never written to.
+ */
+public final class Poller implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Poller.class.getName());
+    private static final long TOKEN_CONTROL = -1;
+    private static final int MAX_QUEUES = 64;
+
+    private final String name;
+    private final long pollNanos;
+    private final Thread thread;
+    private final Epoll epoll = new Epoll(2 * MAX_QUEUES + 1);
+    private final int controlFd = EventFd.create();
+    private final EventFd events = new EventFd();
+    private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+    private final PollerThreadStats threadStats = new PollerThreadStats();
+    private QueueBinding[] bindings = new QueueBinding[0];
+    private volatile boolean running = true;
+
+    public Poller(String name, long pollMicros) {
+        this.name = name;
+        this.pollNanos = Math.max(0, pollMicros) * 1000L;
+        epoll.add(controlFd, Epoll.EPOLLIN, TOKEN_CONTROL);
+        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::loop);
+        thread.start();
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public PollerThreadStats threadStats() {
+        return threadStats;
+    }
+
+    public int attachedQueues() {
+        return bindings.length;
+    }
+
+    /** Starts serving {@code binding}; completes once the poller has taken it. */
+    public CompletableFuture<Void> attach(QueueBinding binding) {
+        return submit(() -> {
+            if (bindings.length == MAX_QUEUES) {
+                throw new IllegalStateException("poller " + name + " already serves " + MAX_QUEUES + " queues");
+            }
+            QueueBinding[] next = Arrays.copyOf(bindings, bindings.length + 1);
+            next[next.length - 1] = binding;
+            int slot = next.length - 1;
+            if (binding.kickFd >= 0) {
+                epoll.add(binding.kickFd, Epoll.EPOLLIN, token(binding, false));
+            }
+            if (binding.handler.completionFd() >= 0) {
+                epoll.add(binding.handler.completionFd(), Epoll.EPOLLIN, token(binding, true));
+            }
+            bindings = next;
+            LOG.log(Level.DEBUG, () -> name + ": attached queue " + binding.queueIndex + " in slot " + slot);
+        });
+    }
+
+    /**
+     * Stops serving {@code binding}: waits for its in-flight requests, publishes their used entries,
+     * notifies the guest and closes the handler. Completes when done; the queue's next avail index
+     * is then final.
+     */
+    public CompletableFuture<Void> detach(QueueBinding binding) {
+        return submit(() -> remove(binding));
+    }
+
+    /** Replaces the call fd of an attached queue on the poller thread. */
+    public CompletableFuture<Void> setCallFd(QueueBinding binding, int callFd) {
+        return submit(() -> binding.callFd = callFd);
+    }
+
+    private void remove(QueueBinding binding) {
+        int at = -1;
+        for (int i = 0; i < bindings.length; i++) {
+            if (bindings[i] == binding) {
+                at = i;
+            }
+        }
+        if (at < 0) {
+            return;
+        }
+        QueueBinding[] next = new QueueBinding[bindings.length - 1];
+        System.arraycopy(bindings, 0, next, 0, at);
+        System.arraycopy(bindings, at + 1, next, at, bindings.length - at - 1);
+        bindings = next;
+        if (binding.kickFd >= 0) {
+            epoll.remove(binding.kickFd);
+        }
+        if (binding.handler.completionFd() >= 0) {
+            epoll.remove(binding.handler.completionFd());
+        }
+        try {
+            binding.handler.drain();
+            publish(binding);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, name + ": queue " + binding.queueIndex + " could not be drained cleanly", e);
+        } finally {
+            binding.handler.close();
+        }
+    }
+
+    private CompletableFuture<Void> submit(Runnable command) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        if (!running) {
+            done.completeExceptionally(new IllegalStateException("poller " + name + " is stopped"));
+            return done;
+        }
+        commands.add(() -> {
+            try {
+                command.run();
+                done.complete(null);
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        });
+        events.signal(controlFd);
+        return done;
+    }
+
+    private static long token(QueueBinding b, boolean completion) {
+        // Tokens identify the binding by queue index; completion fds get the high bit.
+        return (long) b.queueIndex | (completion ? 1L << 32 : 0);
+    }
+
+    private void runCommands() {
+        Runnable c;
+        while ((c = commands.poll()) != null) {
+            c.run();
+        }
+    }
+
+    private void loop() {
+        EventFd local = new EventFd();
+        long idleSince = System.nanoTime();
+        long busyStart = idleSince;
+        while (running) {
+            runCommands();
+            QueueBinding[] bs = bindings;
+            int work = 0;
+            boolean anyPolling = false;
+            for (QueueBinding b : bs) {
+                int w;
+                try {
+                    w = b.handler.doWork();
+                    publish(b);
+                } catch (RuntimeException e) {
+                    broken(b, e);
+                    continue;
+                }
+                b.stats.pollIteration(w > 0);
+                work += w;
+                anyPolling |= b.kickFd < 0;
+            }
+            if (work > 0) {
+                idleSince = 0;
+                continue;
+            }
+            long now = System.nanoTime();
+            if (idleSince == 0) {
+                idleSince = now;
+            }
+            if (now - idleSince < pollNanos || (anyPolling && bs.length > 0)) {
+                Thread.onSpinWait();
+                if (anyPolling && now - idleSince >= pollNanos) {
+                    Thread.yield();
+                }
+                continue;
+            }
+            // Arm notifications, then re-check: a request published between our last look and the
+            // arming would otherwise wait for a kick the guest will not send.
+            boolean pending = false;
+            for (QueueBinding b : bs) {
+                pending |= b.queue.enableNotifications();
+            }
+            if (pending) {
+                for (QueueBinding b : bs) {
+                    b.queue.disableNotifications();
+                }
+                idleSince = 0;
+                continue;
+            }
+            threadStats.addBusy(now - busyStart);
+            int n = epoll.await(-1);
+            long woke = System.nanoTime();
+            threadStats.addBlocked(woke - now);
+            busyStart = woke;
+            for (int i = 0; i < n; i++) {
+                long token = epoll.token(i);
+                if (token == TOKEN_CONTROL) {
+                    local.drain(controlFd);
+                    continue;
+                }
+                int q = (int) token;
+                boolean completion = (token >>> 32) != 0;
+                for (QueueBinding b : bs) {
+                    if (b.queueIndex == q) {
+                        if (completion) {
+                            b.handler.completionSignalled();
+                        } else {
+                            local.drain(b.kickFd);
+                            b.stats.kick();
+                        }
+                    }
+                }
+            }
+            for (QueueBinding b : bs) {
+                b.queue.disableNotifications();
+            }
+            idleSince = 0;
+        }
+        // Stopped: drain what is still attached so no acknowledged request is lost.
+        runCommands();
+        for (QueueBinding b : bindings) {
+            remove(b);
+        }
+    }
+
+    private final EventFd notifier = new EventFd();
+
+    private void publish(QueueBinding b) {
+        if (b.queue.publishUsed()) {
+            int fd = b.callFd;
+            if (fd >= 0) {
+                notifier.signal(fd);
+                b.stats.notificationSent();
+            }
+        } else if (b.queue.hadPublished()) {
+            b.stats.notificationSuppressed();
+        }
+    }
+
+    private void broken(QueueBinding b, RuntimeException e) {
+        LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage()
+                + ". The guest driver wrote an invalid ring; the front-end connection will be closed.");
+        try {
+            remove(b);
+        } finally {
+            b.onBroken.broken(b.queueIndex, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        running = false;
+        events.signal(controlFd);
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        epoll.close();
+        Libc.close(controlFd);
+    }
+}

@@ -1,0 +1,47 @@
+package dev.vhostd.protocol.poll;
+
+import dev.vhostd.protocol.device.QueueHandler;
+import dev.vhostd.protocol.virtq.SplitQueue;
+
+/**
+ * A started queue as a poller sees it: the ring, the device's handler, the kick and call fds, and
+ * what to do if the guest corrupts the ring. The fds belong to the engine; the poller only uses
+ * them while the binding is attached, and a call fd is swapped on the poller thread so that a
+ * closed fd number is never written to.
+ */
+public final class QueueBinding {
+    final int queueIndex;
+    final SplitQueue queue;
+    final QueueHandler handler;
+    /** Kick eventfd, or -1 when the front-end asked for polling (SET_VRING_KICK with no fd). */
+    final int kickFd;
+    /** Call eventfd, or -1 when the guest is not to be notified (SET_VRING_CALL with no fd). */
+    int callFd;
+    final BrokenListener onBroken;
+    final PollerStats stats;
+
+    public QueueBinding(int queueIndex, SplitQueue queue, QueueHandler handler, int kickFd, int callFd,
+            BrokenListener onBroken, PollerStats stats) {
+        this.queueIndex = queueIndex;
+        this.queue = queue;
+        this.handler = handler;
+        this.kickFd = kickFd;
+        this.callFd = callFd;
+        this.onBroken = onBroken;
+        this.stats = stats == null ? PollerStats.NONE : stats;
+    }
+
+    public int queueIndex() {
+        return queueIndex;
+    }
+
+    public SplitQueue queue() {
+        return queue;
+    }
+
+    @FunctionalInterface
+    public interface BrokenListener {
+        /** Called on the poller thread after the queue was detached because of {@code cause}. */
+        void broken(int queueIndex, RuntimeException cause);
+    }
+}
