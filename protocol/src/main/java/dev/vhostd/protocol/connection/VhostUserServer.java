@@ -4,13 +4,16 @@ import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -28,17 +31,25 @@ import dev.vhostd.sys.Libc;
 public final class VhostUserServer implements AutoCloseable {
     private static final Logger LOG = System.getLogger(VhostUserServer.class.getName());
     private static final int BACKLOG = 16;
+    /** How often the accept loop of an adopted socket looks at {@link #closed} (see {@link #adopt}). */
+    private static final int ACCEPT_POLL_MS = 200;
+    private static final long SYS_DUP3 = 292; // x86-64
 
     private final AFUNIXServerSocket socket;
     /** The socket file, or null when it is unknown (an adopted unnamed socket). */
     private final Path path;
+    /** True for an inherited socket, which others share: we must never shutdown(2) it. */
+    private final boolean shared;
     private final AtomicBoolean serving = new AtomicBoolean();
+    /** Held by the accept loop; close() of a shared socket waits for it before detaching the fd. */
+    private final ReentrantLock acceptLoop = new ReentrantLock();
     private volatile boolean closed;
     private volatile VhostUserConnection current;
 
-    private VhostUserServer(AFUNIXServerSocket socket, Path path) {
+    private VhostUserServer(AFUNIXServerSocket socket, Path path, boolean shared) {
         this.socket = socket;
         this.path = path;
+        this.shared = shared;
     }
 
     /**
@@ -62,13 +73,19 @@ public final class VhostUserServer implements AutoCloseable {
         }
         s.setDeleteOnClose(true);
         LOG.log(Level.INFO, "listening for vhost-user front-ends on {0}", p);
-        return new VhostUserServer(s, p);
+        return new VhostUserServer(s, p, false);
     }
 
     /**
      * Takes over an already listening AF_UNIX socket inherited as fd {@code inheritedFd} (systemd socket
      * activation, or {@code --fd N} per vhost-user.rst "Backend program conventions"). The socket file
      * belongs to whoever created it and is not removed on close.
+     *
+     * <p>The socket itself is shared with the process that passed it (systemd keeps its copy to start
+     * us again on the next connection). junixsocket's close() calls shutdown(2), which would kill the
+     * listening socket for everyone, and is also its way to wake a blocked accept(). So for an adopted
+     * socket the accept loop polls (SO_RCVTIMEO) for {@link #close()}, and close() first replaces our
+     * fd with /dev/null (dup3), leaving junixsocket nothing shared to shut down.
      */
     public static VhostUserServer adopt(int inheritedFd) throws IOException {
         if (inheritedFd < 0) {
@@ -90,12 +107,16 @@ public final class VhostUserServer implements AutoCloseable {
             throw new IOException("cannot adopt fd " + inheritedFd + " as a listening AF_UNIX socket: "
                     + e.getMessage(), e);
         }
+        // The socket is shared with whoever passed it (systemd keeps its own copy to re-activate us):
+        // closing our fd must neither unlink the file nor shutdown(2) the socket under them.
         s.setDeleteOnClose(false);
+        s.setShutdownOnClose(false);
+        s.setSoTimeout(ACCEPT_POLL_MS);
         AFUNIXSocketAddress address = s.getLocalSocketAddress();
         Path p = address != null && address.hasFilename() ? address.getFile().toPath() : null;
         LOG.log(Level.INFO, "listening for vhost-user front-ends on inherited fd {0} ({1})", inheritedFd,
                 p != null ? p : "unnamed socket");
-        return new VhostUserServer(s, p);
+        return new VhostUserServer(s, p, true);
     }
 
     /** The socket file, or null for an adopted socket without a path. */
@@ -119,11 +140,14 @@ public final class VhostUserServer implements AutoCloseable {
         if (!serving.compareAndSet(false, true)) {
             throw new IllegalStateException("serve() is already running on this server");
         }
+        acceptLoop.lock();
         try {
             while (!closed) {
                 AFUNIXSocket client;
                 try {
                     client = socket.accept();
+                } catch (SocketTimeoutException e) {
+                    continue; // adopted socket: look at closed again
                 } catch (IOException e) {
                     if (closed) {
                         break;
@@ -136,6 +160,7 @@ public final class VhostUserServer implements AutoCloseable {
                 serveOne(client, handlers);
             }
         } finally {
+            acceptLoop.unlock();
             serving.set(false);
         }
     }
@@ -169,10 +194,49 @@ public final class VhostUserServer implements AutoCloseable {
         if (c != null) {
             c.close();
         }
+        if (shared && !detachSharedSocket()) {
+            return;
+        }
         try {
             socket.close();
         } catch (IOException e) {
             LOG.log(Level.WARNING, "closing the listening socket failed: {0}", e.getMessage());
+        }
+    }
+
+    /**
+     * Points our fd number at /dev/null once the accept loop has let go of it, so junixsocket's
+     * close() (shutdown + close) touches nothing shared. False if that was impossible: then the fd is
+     * left open (until exit) rather than shutting down someone else's listening socket.
+     */
+    private boolean detachSharedSocket() {
+        try {
+            if (!acceptLoop.tryLock(10L * ACCEPT_POLL_MS, TimeUnit.MILLISECONDS)) {
+                LOG.log(Level.WARNING, "the accept loop did not stop; leaving the inherited socket open");
+                return false;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        try {
+            int fd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
+            int devNull = Libc.open("/dev/null", Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            try {
+                long r = Libc.syscall(SYS_DUP3, devNull, fd, Libc.O_CLOEXEC, 0, 0, 0);
+                if (r < 0) {
+                    LOG.log(Level.WARNING, "cannot detach the inherited socket (dup3 errno {0}); leaving it open", -r);
+                    return false;
+                }
+            } finally {
+                Libc.close(devNull);
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot detach the inherited socket ({0}); leaving it open", e.getMessage());
+            return false;
+        } finally {
+            acceptLoop.unlock();
         }
     }
 
