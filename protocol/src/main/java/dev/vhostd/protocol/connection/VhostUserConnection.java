@@ -1,0 +1,260 @@
+package dev.vhostd.protocol.connection;
+
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+import dev.vhostd.protocol.wire.Message;
+import dev.vhostd.protocol.wire.MessageDecoder;
+import dev.vhostd.protocol.wire.MessageEncoder;
+import dev.vhostd.protocol.wire.Reply;
+import dev.vhostd.protocol.wire.Request;
+import dev.vhostd.protocol.wire.VhostUserException;
+import dev.vhostd.protocol.wire.WireFormat;
+import dev.vhostd.sys.Libc;
+import dev.vhostd.sys.OwnedFd;
+
+/**
+ * One front-end session on an accepted socket: reads messages, hands them to the {@link BackendHandler},
+ * writes replies and REPLY_ACKs. Runs on one thread until the peer leaves, an I/O error occurs, a
+ * fatal protocol error is found or {@link #close()} is called; then calls
+ * {@link BackendHandler#disconnected()} exactly once. No exception escapes {@link #run()}.
+ */
+public final class VhostUserConnection implements Runnable, AutoCloseable {
+    private static final Logger LOG = System.getLogger(VhostUserConnection.class.getName());
+
+    /**
+     * Room for the SCM_RIGHTS of one message: 16-byte cmsghdr plus 4 bytes per fd covers ~250 fds,
+     * far above the 8 that SET_MEM_TABLE may carry. junixsocket's default of 0 drops every fd.
+     */
+    static final int ANCILLARY_BUFFER_SIZE = 1024;
+
+    private final AFUNIXSocket socket;
+    private final BackendHandler handler;
+    private final String peer;
+    private final byte[] header = new byte[WireFormat.HEADER_SIZE];
+    private final byte[] payload = new byte[WireFormat.MAX_PAYLOAD_SIZE];
+    /** Fds received for the message being read; closed if it never reaches the decoder. */
+    private final List<OwnedFd> pending = new ArrayList<>();
+    private volatile boolean closing;
+
+    public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler) {
+        this.socket = socket;
+        this.handler = handler;
+        this.peer = describePeer(socket);
+    }
+
+    /** Who is on the other end, for log lines: "front-end pid 123 uid 107". */
+    public String peer() {
+        return peer;
+    }
+
+    @Override
+    public void run() {
+        try {
+            socket.setAncillaryReceiveBufferSize(ANCILLARY_BUFFER_SIZE);
+            LOG.log(Level.INFO, "{0} connected", peer);
+            InputStream in = socket.getInputStream();
+            OutputStream out = socket.getOutputStream();
+            while (serveOne(in, out)) {
+                // next message
+            }
+        } catch (IOException e) {
+            if (closing) {
+                LOG.log(Level.INFO, "{0}: connection closed by vhostd", peer);
+            } else {
+                LOG.log(Level.INFO, "{0}: connection ended: {1}", peer, e.getMessage());
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, peer + ": unexpected failure, closing the connection", e);
+        } finally {
+            closeQuietly();
+            try {
+                handler.disconnected();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, peer + ": disconnect handling failed", e);
+            }
+        }
+    }
+
+    /** Reads, handles and answers one message. False when the session is over. */
+    private boolean serveOne(InputStream in, OutputStream out) throws IOException {
+        int got = readFully(in, header, WireFormat.HEADER_SIZE);
+        collectFds();
+        if (got == 0) {
+            LOG.log(Level.INFO, "{0} disconnected", peer);
+            return false;
+        }
+        if (got < WireFormat.HEADER_SIZE) {
+            LOG.log(Level.INFO, "{0} disconnected inside a message header ({1} of 12 bytes)", peer, got);
+            return false;
+        }
+        ByteBuffer h = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
+        int code = h.getInt(0);
+        int flags = h.getInt(4);
+        int size = h.getInt(8);
+        String name = WireFormat.describe(code);
+        if (Integer.compareUnsigned(size, WireFormat.MAX_PAYLOAD_SIZE) > 0) {
+            // We cannot skip an unbounded payload safely, and without it we cannot find the next header.
+            LOG.log(Level.WARNING, "{0}: {1} declares a {2}-byte payload, above the {3}-byte maximum;"
+                    + " closing the connection (the stream cannot be resynchronised)",
+                    peer, name, Integer.toUnsignedString(size), WireFormat.MAX_PAYLOAD_SIZE);
+            return false;
+        }
+        got = readFully(in, payload, size);
+        collectFds();
+        if (got < size) {
+            LOG.log(Level.INFO, "{0} disconnected inside {1} ({2} of {3} payload bytes)", peer, name, got, size);
+            return false;
+        }
+        List<OwnedFd> fds = List.copyOf(pending);
+        pending.clear();
+        return dispatch(code, flags, ByteBuffer.wrap(payload, 0, size), fds, out);
+    }
+
+    private boolean dispatch(int code, int flags, ByteBuffer body, List<OwnedFd> fds, OutputStream out)
+            throws IOException {
+        boolean needReply = (flags & WireFormat.FLAG_NEED_REPLY) != 0;
+        Message message;
+        Reply reply;
+        try {
+            message = MessageDecoder.decode(code, flags, body, fds);
+            reply = handler.handle(message);
+        } catch (VhostUserException e) {
+            return refuse(code, needReply, e, out);
+        }
+        Request request = message.request();
+        if (reply == null) {
+            LOG.log(Level.ERROR, "{0}: the engine returned no reply for {1} (engine bug); closing the connection",
+                    peer, request);
+            return false;
+        }
+        if (WireFormat.hasOwnReply(request)) {
+            byte[] bytes;
+            try {
+                bytes = MessageEncoder.reply(message, reply);
+            } catch (IllegalArgumentException e) {
+                LOG.log(Level.ERROR, "{0}: {1}: {2}; closing the connection", peer, request, e.getMessage());
+                return false;
+            }
+            out.write(bytes);
+        } else {
+            if (!(reply instanceof Reply.None)) {
+                LOG.log(Level.WARNING, "{0}: {1} has no reply body; ignoring {2} from the engine", peer, request, reply);
+            }
+            if (needReply && handler.replyAckNegotiated()) {
+                out.write(MessageEncoder.ack(request, true));
+            }
+        }
+        return true;
+    }
+
+    /** The request failed: say so to the operator and, where the protocol allows, to the front-end. */
+    private boolean refuse(int code, boolean needReply, VhostUserException e, OutputStream out) throws IOException {
+        String name = WireFormat.describe(code);
+        if (e.fatal()) {
+            LOG.log(Level.WARNING, "{0}: {1} refused, closing the connection: {2}", peer, name, e.getMessage());
+            return false;
+        }
+        Request request = Request.of(code);
+        if (request != null && WireFormat.hasOwnReply(request)) {
+            if (request == Request.GET_CONFIG) {
+                LOG.log(Level.WARNING, "{0}: {1} refused: {2}", peer, name, e.getMessage());
+                out.write(MessageEncoder.configError());
+                return true;
+            }
+            // The front-end blocks until this reply arrives and the protocol has no error form for it.
+            LOG.log(Level.WARNING, "{0}: {1} refused and it has no error reply, closing the connection: {2}",
+                    peer, name, e.getMessage());
+            return false;
+        }
+        LOG.log(Level.WARNING, "{0}: {1} refused: {2}", peer, name, e.getMessage());
+        if (needReply && handler.replyAckNegotiated()) {
+            out.write(MessageEncoder.ack(code, false));
+        }
+        return true;
+    }
+
+    /** Reads until {@code len} bytes or EOF; returns how many arrived. */
+    private static int readFully(InputStream in, byte[] buf, int len) throws IOException {
+        int n = 0;
+        while (n < len) {
+            int r = in.read(buf, n, len - n);
+            if (r < 0) {
+                break;
+            }
+            n += r;
+        }
+        return n;
+    }
+
+    /**
+     * Takes the fds junixsocket received so far. Each is duplicated close-on-exec into an OwnedFd and
+     * the original closed through Java, so junixsocket does not close our copy when the socket goes.
+     */
+    private void collectFds() throws IOException {
+        FileDescriptor[] received = socket.getReceivedFileDescriptors();
+        if (received == null) {
+            return;
+        }
+        RuntimeException failure = null;
+        for (FileDescriptor fd : received) {
+            try {
+                pending.add(new OwnedFd(Libc.dupCloexec(FileDescriptorCast.using(fd).as(Integer.class))));
+            } catch (RuntimeException | IOException e) {
+                // Out of fds, most likely: keep closing the originals, then end the session.
+                failure = failure == null ? new IllegalStateException("cannot take a received fd", e) : failure;
+            }
+            new FileInputStream(fd).close();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** Stops the session from another thread: the blocked read fails and {@link #run()} winds down. */
+    @Override
+    public void close() {
+        closing = true;
+        try {
+            socket.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "{0}: closing the socket failed: {1}", peer, e.getMessage());
+        }
+    }
+
+    private void closeQuietly() {
+        try {
+            MessageDecoder.closeAll(pending);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "{0}: closing received fds failed: {1}", peer, e.getMessage());
+        }
+        pending.clear();
+        try {
+            socket.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "{0}: closing the socket failed: {1}", peer, e.getMessage());
+        }
+    }
+
+    private static String describePeer(AFUNIXSocket socket) {
+        try {
+            AFUNIXSocketCredentials c = socket.getPeerCredentials();
+            return "front-end pid " + c.getPid() + " uid " + c.getUid();
+        } catch (IOException | RuntimeException e) {
+            return "front-end (credentials unavailable)";
+        }
+    }
+}

@@ -1,0 +1,285 @@
+package dev.vhostd.protocol.connection;
+
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.Libc;
+
+/**
+ * The listening vhost-user socket. Serves one front-end at a time, as QEMU expects of a back-end:
+ * a second front-end that connects meanwhile waits in the listen backlog until the first leaves.
+ */
+public final class VhostUserServer implements AutoCloseable {
+    private static final Logger LOG = System.getLogger(VhostUserServer.class.getName());
+    private static final int BACKLOG = 16;
+    /** How often the accept loop of an adopted socket looks at {@link #closed} (see {@link #adopt}). */
+    private static final int ACCEPT_POLL_MS = 200;
+    private static final long SYS_DUP3 = 292; // x86-64
+
+    private final AFUNIXServerSocket socket;
+    /** The socket file, or null when it is unknown (an adopted unnamed socket). */
+    private final Path path;
+    /** True for an inherited socket, which others share: we must never shutdown(2) it. */
+    private final boolean shared;
+    private final AtomicBoolean serving = new AtomicBoolean();
+    /** Held by the accept loop; close() of a shared socket waits for it before detaching the fd. */
+    private final ReentrantLock acceptLoop = new ReentrantLock();
+    private volatile boolean closed;
+    private volatile VhostUserConnection current;
+
+    private VhostUserServer(AFUNIXServerSocket socket, Path path, boolean shared) {
+        this.socket = socket;
+        this.path = path;
+        this.shared = shared;
+    }
+
+    /**
+     * Creates the socket file at {@code socketPath} and listens on it. A stale socket file (nobody
+     * accepts on it) is replaced; a live one or any other kind of file is left alone and refused.
+     */
+    public static VhostUserServer bind(Path socketPath) throws IOException {
+        Path p = socketPath.toAbsolutePath();
+        Path dir = p.getParent();
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new IOException("cannot create socket " + p + ": directory " + dir + " does not exist");
+        }
+        removeStaleSocket(p);
+        AFUNIXServerSocket s = AFUNIXServerSocket.newInstance();
+        try {
+            // junixsocket replaces an existing socket file on bind; removeStaleSocket has made sure it is ours to replace.
+            s.bind(AFUNIXSocketAddress.of(p), BACKLOG);
+        } catch (IOException e) {
+            s.close();
+            throw new IOException("cannot listen on " + p + ": " + e.getMessage(), e);
+        }
+        s.setDeleteOnClose(true);
+        LOG.log(Level.INFO, "listening for vhost-user front-ends on {0}", p);
+        return new VhostUserServer(s, p, false);
+    }
+
+    /**
+     * Takes over an already listening AF_UNIX socket inherited as fd {@code inheritedFd} (systemd socket
+     * activation, or {@code --fd N} per vhost-user.rst "Backend program conventions"). The socket file
+     * belongs to whoever created it and is not removed on close.
+     *
+     * <p>The socket itself is shared with the process that passed it (systemd keeps its copy to start
+     * us again on the next connection). junixsocket's close() calls shutdown(2), which would kill the
+     * listening socket for everyone, and is also its way to wake a blocked accept(). So for an adopted
+     * socket the accept loop polls (SO_RCVTIMEO) for {@link #close()}, and close() first replaces our
+     * fd with /dev/null (dup3), leaving junixsocket nothing shared to shut down.
+     */
+    public static VhostUserServer adopt(int inheritedFd) throws IOException {
+        if (inheritedFd < 0) {
+            throw new IOException("cannot adopt fd " + inheritedFd + ": not a file descriptor");
+        }
+        try {
+            if (!Libc.fstat(inheritedFd).isSocket()) {
+                throw new IOException("cannot adopt fd " + inheritedFd + ": it is not a socket;"
+                        + " pass the listening vhost-user socket (e.g. from systemd socket activation)");
+            }
+        } catch (ErrnoException e) {
+            throw new IOException("cannot adopt fd " + inheritedFd + ": " + e.getMessage()
+                    + "; was it really inherited by this process?", e);
+        }
+        AFUNIXServerSocket s;
+        try {
+            s = FileDescriptorCast.unsafeUsing(inheritedFd).as(AFUNIXServerSocket.class);
+        } catch (IOException | ClassCastException e) {
+            throw new IOException("cannot adopt fd " + inheritedFd + " as a listening AF_UNIX socket: "
+                    + e.getMessage(), e);
+        }
+        // The socket is shared with whoever passed it (systemd keeps its own copy to re-activate us):
+        // closing our fd must neither unlink the file nor shutdown(2) the socket under them.
+        s.setDeleteOnClose(false);
+        s.setShutdownOnClose(false);
+        s.setSoTimeout(ACCEPT_POLL_MS);
+        AFUNIXSocketAddress address = s.getLocalSocketAddress();
+        Path p = address != null && address.hasFilename() ? address.getFile().toPath() : null;
+        LOG.log(Level.INFO, "listening for vhost-user front-ends on inherited fd {0} ({1})", inheritedFd,
+                p != null ? p : "unnamed socket");
+        return new VhostUserServer(s, p, true);
+    }
+
+    /** The socket file, or null for an adopted socket without a path. */
+    public Path socketPath() {
+        return path;
+    }
+
+    /** Sets the socket file's mode, e.g. rw-rw---- so a QEMU in the same group may connect. */
+    public void setPermissions(Set<PosixFilePermission> permissions) throws IOException {
+        if (path == null) {
+            throw new IOException("the adopted socket has no file whose permissions could be set");
+        }
+        Files.setPosixFilePermissions(path, permissions);
+    }
+
+    /**
+     * Accepts front-ends one after the other and serves each on the calling thread with a fresh
+     * handler from {@code handlers}, until {@link #close()}. Never throws for a front-end's misdeeds.
+     */
+    public void serve(Supplier<? extends BackendHandler> handlers) {
+        if (!serving.compareAndSet(false, true)) {
+            throw new IllegalStateException("serve() is already running on this server");
+        }
+        acceptLoop.lock();
+        try {
+            while (!closed) {
+                AFUNIXSocket client;
+                try {
+                    client = socket.accept();
+                } catch (SocketTimeoutException e) {
+                    continue; // adopted socket: look at closed again
+                } catch (IOException e) {
+                    if (closed) {
+                        break;
+                    }
+                    // EMFILE and friends: do not spin, the condition may clear.
+                    LOG.log(Level.WARNING, "accepting a front-end failed: {0}; retrying", e.getMessage());
+                    pause();
+                    continue;
+                }
+                serveOne(client, handlers);
+            }
+        } finally {
+            acceptLoop.unlock();
+            serving.set(false);
+        }
+    }
+
+    private void serveOne(AFUNIXSocket client, Supplier<? extends BackendHandler> handlers) {
+        BackendHandler handler;
+        try {
+            handler = handlers.get();
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "cannot create a session for a new front-end; dropping it", e);
+            closeQuietly(client);
+            return;
+        }
+        VhostUserConnection connection = new VhostUserConnection(client, handler);
+        current = connection;
+        if (closed) {
+            connection.close(); // close() ran between accept and here; run() still reports the disconnect
+        }
+        try {
+            connection.run();
+        } finally {
+            current = null;
+        }
+    }
+
+    /** Stops accepting, ends the current session and removes the socket file if we created it. */
+    @Override
+    public void close() {
+        closed = true;
+        VhostUserConnection c = current;
+        if (c != null) {
+            c.close();
+        }
+        if (shared && !detachSharedSocket()) {
+            return;
+        }
+        try {
+            socket.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "closing the listening socket failed: {0}", e.getMessage());
+        }
+    }
+
+    /**
+     * Points our fd number at /dev/null once the accept loop has let go of it, so junixsocket's
+     * close() (shutdown + close) touches nothing shared. False if that was impossible: then the fd is
+     * left open (until exit) rather than shutting down someone else's listening socket.
+     */
+    private boolean detachSharedSocket() {
+        try {
+            if (!acceptLoop.tryLock(10L * ACCEPT_POLL_MS, TimeUnit.MILLISECONDS)) {
+                LOG.log(Level.WARNING, "the accept loop did not stop; leaving the inherited socket open");
+                return false;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        try {
+            int fd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
+            int devNull = Libc.open("/dev/null", Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            try {
+                long r = Libc.syscall(SYS_DUP3, devNull, fd, Libc.O_CLOEXEC, 0, 0, 0);
+                if (r < 0) {
+                    LOG.log(Level.WARNING, "cannot detach the inherited socket (dup3 errno {0}); leaving it open", -r);
+                    return false;
+                }
+            } finally {
+                Libc.close(devNull);
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "cannot detach the inherited socket ({0}); leaving it open", e.getMessage());
+            return false;
+        } finally {
+            acceptLoop.unlock();
+        }
+    }
+
+    /**
+     * Leaves {@code p} free for bind: absent, or a socket file nobody listens on (then removed).
+     * Refuses a live socket and anything that is not a socket, saying what to do.
+     */
+    private static void removeStaleSocket(Path p) throws IOException {
+        int mode;
+        try {
+            mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        if ((mode & Libc.S_IFMT) != Libc.S_IFSOCK) {
+            throw new IOException("cannot create socket " + p + ": a file that is not a socket exists there;"
+                    + " remove it or choose another --socket");
+        }
+        try (AFUNIXSocket probe = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(p))) {
+            throw new IOException("socket path busy: another process is listening on " + p
+                    + "; stop it or choose another --socket");
+        } catch (SocketException e) {
+            if (!String.valueOf(e.getMessage()).contains("Connection refused")) {
+                throw new IOException("cannot check whether " + p + " is in use: " + e.getMessage(), e);
+            }
+        }
+        LOG.log(Level.INFO, "removing stale socket file {0} (nobody listens on it)", p);
+        Files.deleteIfExists(p);
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(AFUNIXSocket s) {
+        try {
+            s.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "closing a front-end socket failed: {0}", e.getMessage());
+        }
+    }
+}
