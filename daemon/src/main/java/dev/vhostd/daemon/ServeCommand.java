@@ -119,11 +119,7 @@ public final class ServeCommand implements Callable<Integer> {
                     storage.describe(), storage.capacity(), storage.blockSize(), blk.readOnly() ? ", read-only" : "",
                     socket != null ? socket : "fd " + fd, queues, pollerCount));
             try {
-                server.serve(connection -> {
-                    VhostUserEngine engine = new VhostUserEngine(name, device, group, null, null);
-                    engine.onFatal(connection::close);
-                    return engine;
-                });
+                server.serve(() -> new VhostUserEngine(name, device, group, null, null));
             } finally {
                 stopped.countDown();
             }

@@ -19,6 +19,12 @@ public interface BackendHandler {
     /** True once VHOST_USER_PROTOCOL_F_REPLY_ACK has been negotiated (need_reply is honoured). */
     boolean replyAckNegotiated();
 
+    /**
+     * Called once before the first message with a way to close this session's connection from
+     * another thread (a poller that found a corrupt ring). The default ignores it.
+     */
+    default void attached(Runnable closeConnection) {}
+
     /** The session ended (EOF, I/O error or fatal protocol error): stop rings, unmap, close fds. */
     void disconnected();
 }

@@ -175,6 +175,7 @@ public final class VhostUserServer implements AutoCloseable {
             return;
         }
         VhostUserConnection connection = new VhostUserConnection(client, handler);
+        handler.attached(connection::close);
         current = connection;
         if (closed) {
             connection.close(); // close() ran between accept and here; run() still reports the disconnect

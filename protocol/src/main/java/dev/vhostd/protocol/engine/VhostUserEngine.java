@@ -88,7 +88,8 @@ public final class VhostUserEngine implements BackendHandler {
     }
 
     /** How the engine closes the connection when a poller finds a corrupt ring. */
-    public void onFatal(Runnable closeConnection) {
+    @Override
+    public void attached(Runnable closeConnection) {
         this.closeConnection = closeConnection;
     }
 
@@ -242,7 +243,7 @@ public final class VhostUserEngine implements BackendHandler {
         if (v.num > 0 && !mem.regions().isEmpty()) {
             // Validate now, so a bad address is refused on the message that carried it.
             try {
-                SplitQueue.validateLayout(mem, v.num, m.descUserAddr(), m.availUserAddr(), m.usedUserAddr());
+                SplitQueue.fromUserAddresses(mem, v.num, m.descUserAddr(), m.availUserAddr(), m.usedUserAddr(), 0, false);
             } catch (RuntimeException e) {
                 throw VhostUserException.rejected("queue " + m.index() + ": ring address outside guest memory: "
                         + e.getMessage());
@@ -403,7 +404,8 @@ public final class VhostUserEngine implements BackendHandler {
         boolean eventIdx = VirtioFeatures.has(ackedFeatures, VirtioFeatures.RING_EVENT_IDX);
         SplitQueue queue;
         try {
-            queue = new SplitQueue(mem, v.num, v.descUserAddr, v.availUserAddr, v.usedUserAddr, v.base, eventIdx);
+            queue = SplitQueue.fromUserAddresses(mem, v.num, v.descUserAddr, v.availUserAddr, v.usedUserAddr, v.base,
+                    eventIdx);
         } catch (RuntimeException e) {
             throw VhostUserException.rejected("queue " + v.index + " cannot start: " + e.getMessage());
         }

@@ -239,13 +239,14 @@ public final class Poller implements AutoCloseable {
     private final EventFd notifier = new EventFd();
 
     private void publish(QueueBinding b) {
+        int before = b.queue.publishedUsed();
         if (b.queue.publishUsed()) {
             int fd = b.callFd;
             if (fd >= 0) {
                 notifier.signal(fd);
                 b.stats.notificationSent();
             }
-        } else if (b.queue.hadPublished()) {
+        } else if (b.queue.publishedUsed() != before) {
             b.stats.notificationSuppressed();
         }
     }
