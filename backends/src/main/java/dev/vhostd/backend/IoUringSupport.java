@@ -2,9 +2,11 @@ package dev.vhostd.backend;
 
 import dev.vhostd.sys.Errno;
 import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.EventFd;
 import dev.vhostd.sys.IoUring;
+import dev.vhostd.sys.Libc;
 
-/** Whether this process may use io_uring, probed once by setting up and closing a tiny ring. */
+/** Whether this process may use io_uring, probed once with a tiny ring and an eventfd registration. */
 final class IoUringSupport {
     private static volatile String unavailableReason;
     private static volatile boolean probed;
@@ -29,8 +31,15 @@ final class IoUringSupport {
     }
 
     private static String probe() {
+        // A queue also registers an eventfd: a filter may allow setup yet refuse io_uring_register.
         try (IoUring ring = IoUring.setup(2)) {
-            return ring.sqEntries() > 0 ? null : "io_uring_setup returned an empty ring";
+            int efd = EventFd.create();
+            try {
+                ring.registerEventFd(efd);
+            } finally {
+                Libc.close(efd);
+            }
+            return null;
         } catch (ErrnoException e) {
             String hint = switch (e.errno()) {
                 case Errno.ENOSYS -> " (the kernel has no io_uring)";
