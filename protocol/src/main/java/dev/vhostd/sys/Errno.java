@@ -16,11 +16,13 @@ public final class Errno {
     public static final int ENODEV = 19;
     public static final int EISDIR = 21;
     public static final int EINVAL = 22;
+    public static final int ENOTTY = 25;
     public static final int EFBIG = 27;
     public static final int ENOSPC = 28;
     public static final int EROFS = 30;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
+    public static final int ECANCELED = 125;
 
     private Errno() {}
 
@@ -40,11 +42,13 @@ public final class Errno {
             case ENODEV -> "ENODEV";
             case EISDIR -> "EISDIR";
             case EINVAL -> "EINVAL";
+            case ENOTTY -> "ENOTTY";
             case EFBIG -> "EFBIG";
             case ENOSPC -> "ENOSPC";
             case EROFS -> "EROFS";
             case ENOSYS -> "ENOSYS";
             case EOPNOTSUPP -> "EOPNOTSUPP";
+            case ECANCELED -> "ECANCELED";
             default -> "errno " + errno;
         };
     }

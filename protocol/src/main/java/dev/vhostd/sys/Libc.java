@@ -29,6 +29,12 @@ public final class Libc {
     public static final int MAP_PRIVATE = 0x02;
     public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_NORESERVE = 0x4000;
+    public static final int MAP_POPULATE = 0x8000;
+    // madvise(2)
+    public static final int MADV_DONTNEED = 4;
+    // ioctl(2) on block devices (linux/fs.h)
+    public static final long BLKSSZGET = 0x1268L;
+    public static final long BLKDISCARD = 0x1277L;
     // open(2)
     public static final int O_RDONLY = 0;
     public static final int O_WRONLY = 1;
@@ -107,6 +113,8 @@ public final class Libc {
     private static final MethodHandle FSTAT = downcall("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle IOCTL = downcall("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MADVISE = downcall("madvise",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle EPOLL_CREATE1 = downcall("epoll_create1",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle EPOLL_CTL = downcall("epoll_ctl",
@@ -533,6 +541,61 @@ public final class Libc {
             return new FileStat(mode, size);
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /**
+     * ioctl(2) with a pointer argument: {@code arg} is the in/out buffer the request expects
+     * (BLKSSZGET: int; BLKDISCARD: two u64 start/length). Returns the ioctl's non-negative result.
+     */
+    public static int ioctl(int fd, long request, MemorySegment arg) {
+        if (!arg.isNative()) {
+            throw new IllegalArgumentException("ioctl argument must be native memory");
+        }
+        MemorySegment st = state();
+        while (true) {
+            int r;
+            try {
+                r = (int) IOCTL.invokeExact(st, fd, request, arg);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return r;
+            }
+            int e = errno(st);
+            if (e != Errno.EINTR) {
+                throw new ErrnoException("ioctl", e, "fd " + fd + " request 0x" + Long.toHexString(request));
+            }
+        }
+    }
+
+    /** Logical sector size of a block device (ioctl BLKSSZGET). */
+    public static int blockDeviceSectorSize(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(JAVA_INT);
+            ioctl(fd, BLKSSZGET, out);
+            return out.get(JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * madvise(2) over the whole of {@code segment}, which must start on a page boundary (mmap
+     * hands out such segments; slices of them at page-aligned offsets qualify).
+     */
+    public static void madvise(MemorySegment segment, int advice) {
+        if (!segment.isNative()) {
+            throw new IllegalArgumentException("madvise needs native memory");
+        }
+        MemorySegment st = state();
+        int r;
+        try {
+            r = (int) MADVISE.invokeExact(st, segment, segment.byteSize(), advice);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r != 0) {
+            throw new ErrnoException("madvise", errno(st), "length " + segment.byteSize() + " advice " + advice);
         }
     }
 

@@ -1,0 +1,272 @@
+package dev.vhostd.backend;
+
+import dev.vhostd.sys.Errno;
+import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.Libc;
+import dev.vhostd.sys.OwnedFd;
+
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A regular file or block device. Flush is fdatasync; discard punches a hole (files) or issues
+ * BLKDISCARD (block devices); write-zeroes uses FALLOC_FL_ZERO_RANGE with fallbacks (see
+ * {@link FileIo}). The page cache or the disk's own cache may hold writes, so the backend has a
+ * volatile cache and the device advertises FLUSH.
+ */
+final class FileBackend implements BlockBackend {
+    static final int PUNCH_HOLE = Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE;
+    static final int ZERO_RANGE = Libc.FALLOC_FL_ZERO_RANGE | Libc.FALLOC_FL_KEEP_SIZE;
+    private static final int CREATE_MODE = 0644;
+    private static final System.Logger LOG = System.getLogger("dev.vhostd.backend");
+
+    private final String path;
+    private final OwnedFd fd;
+    private final long capacity;
+    private final int blockSize;
+    private final boolean readOnly;
+    private final boolean direct;
+    private final boolean blockDevice;
+    private final boolean discard;
+    private final Aio engine;
+    private final int queueDepth;
+
+    private FileBackend(String path, OwnedFd fd, long capacity, int blockSize, boolean readOnly, boolean direct,
+                        boolean blockDevice, boolean discard, Aio engine, int queueDepth) {
+        this.path = path;
+        this.fd = fd;
+        this.capacity = capacity;
+        this.blockSize = blockSize;
+        this.readOnly = readOnly;
+        this.direct = direct;
+        this.blockDevice = blockDevice;
+        this.discard = discard;
+        this.engine = engine;
+        this.queueDepth = queueDepth;
+    }
+
+    static FileBackend open(String path, BackendOptions o) {
+        int flags = (o.readOnly() ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC | (o.direct() ? Libc.O_DIRECT : 0);
+        boolean created = false;
+        OwnedFd fd;
+        try {
+            fd = new OwnedFd(Libc.open(path, flags, 0));
+        } catch (ErrnoException e) {
+            if (e.errno() != Errno.ENOENT) {
+                throw openFailure(path, o, e);
+            }
+            fd = create(path, flags, o);
+            created = true;
+        }
+        try {
+            return configure(path, fd, o, created);
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    private static OwnedFd create(String path, int flags, BackendOptions o) {
+        if (o.size() == 0) {
+            throw new BackendOpenException("file " + path + " does not exist; pass --size to create it");
+        }
+        if (o.readOnly()) {
+            throw new BackendOpenException("file " + path + " does not exist and a read-only backend cannot create it");
+        }
+        int bs = o.logicalBlockSize() == 0 ? 512 : o.logicalBlockSize();
+        if (o.size() % bs != 0) {
+            throw new BackendOpenException("size " + o.size() + " is not a multiple of the block size " + bs
+                    + "; choose a size such as " + Sizes.format((o.size() / bs + 1) * bs));
+        }
+        OwnedFd fd;
+        try {
+            fd = new OwnedFd(Libc.open(path, flags | Libc.O_CREAT | Libc.O_EXCL, CREATE_MODE));
+        } catch (ErrnoException e) {
+            throw openFailure(path, o, e);
+        }
+        try {
+            Libc.ftruncate(fd.fd(), o.size());
+        } catch (ErrnoException e) {
+            fd.close();
+            throw new BackendOpenException("cannot size new file " + path + " to " + Sizes.format(o.size()) + ": "
+                    + e.getMessage(), e);
+        }
+        LOG.log(Level.INFO, "created " + path + " with " + Sizes.format(o.size()));
+        return fd;
+    }
+
+    private static BackendOpenException openFailure(String path, BackendOptions o, ErrnoException e) {
+        String why = switch (e.errno()) {
+            case Errno.EACCES, Errno.EPERM -> "permission denied"
+                    + (o.readOnly() ? "" : "; to serve it read-only pass --read-only");
+            case Errno.EISDIR -> "it is a directory; name a regular file or a block device";
+            case Errno.EROFS -> "it is on a read-only file system; pass --read-only";
+            case Errno.EINVAL -> o.direct()
+                    ? "its file system does not support O_DIRECT; drop the direct option" : e.getMessage();
+            case Errno.ENOENT -> "a directory on the path does not exist";
+            default -> e.getMessage();
+        };
+        return new BackendOpenException("cannot open file " + path + ": " + why, e);
+    }
+
+    private static FileBackend configure(String path, OwnedFd fd, BackendOptions o, boolean created) {
+        Libc.FileStat st = Libc.fstat(fd.fd());
+        if (!st.isRegular() && !st.isBlockDevice()) {
+            throw new BackendOpenException("file " + path + " is neither a regular file nor a block device");
+        }
+        long size = st.size();
+        if (!created && o.size() != 0 && o.size() != size) {
+            throw new BackendOpenException("file " + path + " exists with size " + size + " (" + Sizes.format(size)
+                    + ") but --size " + Sizes.format(o.size()) + " was given; drop --size to use the file as it is");
+        }
+        int bs = blockSize(path, fd.fd(), o, st, size);
+        long capacity = size - size % bs;
+        if (capacity == 0) {
+            throw new BackendOpenException("file " + path + " is " + size + " bytes, smaller than one block of " + bs
+                    + "; it needs at least " + bs + " bytes");
+        }
+        if (capacity != size) {
+            LOG.log(Level.INFO, path + ": the last " + (size - capacity) + " bytes are not a whole " + bs
+                    + "-byte block and are not part of the disk");
+        }
+        boolean discard = !o.readOnly() && (st.isBlockDevice() || probePunchHole(fd.fd(), size, bs));
+        Aio engine = chooseEngine(path, o.aio());
+        return new FileBackend(path, fd, capacity, bs, o.readOnly(), o.direct(), st.isBlockDevice(), discard,
+                engine, o.queueDepth());
+    }
+
+    private static int blockSize(String path, int fd, BackendOptions o, Libc.FileStat st, long size) {
+        int wanted = o.logicalBlockSize();
+        if (st.isBlockDevice()) {
+            int sector = Libc.blockDeviceSectorSize(fd);
+            if (wanted == 0) {
+                return sector == 4096 ? 4096 : 512;
+            }
+            if (o.direct() && wanted < sector) {
+                throw new BackendOpenException("block device " + path + " has " + sector + "-byte sectors; O_DIRECT "
+                        + "cannot use a logical block size of " + wanted + ": pass --logical-block-size " + sector);
+            }
+            return wanted;
+        }
+        if (!o.direct()) {
+            return wanted == 0 ? 512 : wanted;
+        }
+        // O_DIRECT on a file: the file system decides the alignment. Try it with a small read.
+        int[] candidates = wanted == 0 ? new int[] {512, 4096} : new int[] {wanted};
+        ErrnoException last = null;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(4096, 4096);
+            for (int bs : candidates) {
+                if (size < bs) {
+                    break;
+                }
+                try {
+                    Libc.pread(fd, buf, bs, 0);
+                    return bs;
+                } catch (ErrnoException e) {
+                    if (e.errno() != Errno.EINVAL) {
+                        throw new BackendOpenException("cannot read " + path + ": " + e.getMessage(), e);
+                    }
+                    last = e;
+                }
+            }
+        }
+        if (last == null) {
+            return candidates[0];
+        }
+        throw new BackendOpenException("O_DIRECT reads of " + path + " fail with EINVAL at block size "
+                + candidates[candidates.length - 1] + (wanted == 0 ? "" : "; try --logical-block-size 4096")
+                + ", or drop the direct option");
+    }
+
+    /** Whether the file system can punch holes: try one past the end, where there is no data. */
+    private static boolean probePunchHole(int fd, long size, int bs) {
+        long beyond = (size + bs - 1) / bs * bs;
+        try {
+            Libc.fallocate(fd, PUNCH_HOLE, beyond, bs);
+            return true;
+        } catch (ErrnoException e) {
+            if (FileIo.unsupported(e.errno())) {
+                return false;
+            }
+            // Some other refusal: assume support and let each discard report its own error.
+            return true;
+        }
+    }
+
+    private static Aio chooseEngine(String path, Aio requested) {
+        if (requested == Aio.SYNC) {
+            return Aio.SYNC;
+        }
+        String reason = IoUringSupport.unavailableReason();
+        if (reason == null) {
+            return Aio.IO_URING;
+        }
+        if (requested == Aio.IO_URING) {
+            throw new BackendOpenException("aio=io_uring was requested for " + path + " but io_uring is unavailable: "
+                    + reason + "; use aio=sync or aio=auto");
+        }
+        LOG.log(Level.INFO, "io_uring is unavailable (" + reason + "); " + path + " uses synchronous I/O");
+        return Aio.SYNC;
+    }
+
+    int fd() {
+        return fd.fd();
+    }
+
+    boolean direct() {
+        return direct;
+    }
+
+    boolean blockDevice() {
+        return blockDevice;
+    }
+
+    /** The engine in use: {@link Aio#IO_URING} or {@link Aio#SYNC}, never AUTO. */
+    Aio engine() {
+        return engine;
+    }
+
+    @Override public long capacity() { return capacity; }
+    @Override public int blockSize() { return blockSize; }
+    @Override public boolean readOnly() { return readOnly; }
+    @Override public boolean supportsDiscard() { return discard; }
+    /** Punched holes read back as zeroes; what a device returns after BLKDISCARD is undefined. */
+    @Override public boolean discardZeroes() { return discard && !blockDevice; }
+    @Override public boolean supportsWriteZeroes() { return !readOnly; }
+    @Override public boolean hasVolatileCache() { return !readOnly; }
+
+    @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder("file:").append(path).append(" (").append(engine.optionName());
+        if (direct) {
+            sb.append(", O_DIRECT");
+        }
+        if (readOnly) {
+            sb.append(", read-only");
+        }
+        return sb.append(", ").append(blockSize).append("-byte blocks)").toString();
+    }
+
+    @Override
+    public BackendQueue openQueue() {
+        return engine == Aio.IO_URING ? new UringFileQueue(this, queueDepth) : new SyncFileQueue(this);
+    }
+
+    @Override
+    public void close() {
+        if (!fd.isOpen()) {
+            return;
+        }
+        try {
+            if (!readOnly) {
+                Libc.fdatasync(fd.fd());
+            }
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, "final flush of " + path + " failed: " + e.getMessage());
+        } finally {
+            fd.close();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.vhostd.backend;
+
+import dev.vhostd.sys.Errno;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A backend that stores nothing: reads return zeroes, writes, discards and write-zeroes succeed
+ * and are dropped. For benchmarking the rest of the stack without storage costs.
+ */
+final class NullBackend implements BlockBackend {
+    private final long capacity;
+    private final int blockSize;
+    private final boolean readOnly;
+    private final String description;
+
+    NullBackend(long capacity, int blockSize, boolean readOnly) {
+        this.capacity = capacity;
+        this.blockSize = blockSize;
+        this.readOnly = readOnly;
+        this.description = "null:" + Sizes.format(capacity) + (readOnly ? " (read-only)" : "");
+    }
+
+    private int execute(IoOp op) {
+        if (op.type() != IoOp.Type.READ) {
+            return 0;
+        }
+        try {
+            for (int i = 0, n = op.segmentCount(); i < n; i++) {
+                MemorySegment s = op.segment(i);
+                s.fill((byte) 0);
+            }
+            return 0;
+        } catch (IllegalStateException | UnsupportedOperationException e) {
+            // A guest segment that is no longer mapped, or a read-only one.
+            return -Errno.EFAULT;
+        }
+    }
+
+    @Override public long capacity() { return capacity; }
+    @Override public int blockSize() { return blockSize; }
+    @Override public boolean readOnly() { return readOnly; }
+    @Override public boolean supportsDiscard() { return !readOnly; }
+    @Override public boolean discardZeroes() { return true; }
+    @Override public boolean supportsWriteZeroes() { return !readOnly; }
+    @Override public boolean hasVolatileCache() { return false; }
+    @Override public String describe() { return description; }
+
+    @Override
+    public BackendQueue openQueue() {
+        return new SyncQueue(this, this::execute);
+    }
+
+    @Override
+    public void close() {}
+}

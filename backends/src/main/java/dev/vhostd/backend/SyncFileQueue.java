@@ -1,0 +1,54 @@
+package dev.vhostd.backend;
+
+/** aio=sync: every operation runs to completion on the caller's thread with preadv/pwritev. */
+final class SyncFileQueue implements BackendQueue {
+    private final FileBackend backend;
+    private final FileIo io;
+    private boolean closed;
+
+    SyncFileQueue(FileBackend backend) {
+        this.backend = backend;
+        this.io = new FileIo(backend);
+    }
+
+    @Override
+    public boolean submit(IoOp op) {
+        if (closed) {
+            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
+        }
+        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
+        op.complete(r != 0 ? r : io.execute(op));
+        return true;
+    }
+
+    /** Operations that went through the O_DIRECT bounce buffer. */
+    long bounced() {
+        return io.bounced();
+    }
+
+    @Override
+    public int reap(CompletionSink sink) {
+        return 0;
+    }
+
+    @Override
+    public int inFlight() {
+        return 0;
+    }
+
+    @Override
+    public int completionFd() {
+        return -1;
+    }
+
+    @Override
+    public void drain(CompletionSink sink) {}
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            io.close();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.vhostd.backend;
+
+/**
+ * A queue whose backend completes every operation on the caller's thread (memory, null): submit
+ * always returns true and nothing is ever in flight.
+ */
+final class SyncQueue implements BackendQueue {
+    /** Runs one validated operation; returns 0 or a negative errno. */
+    @FunctionalInterface
+    interface Executor {
+        int execute(IoOp op);
+    }
+
+    private final BlockBackend backend;
+    private final Executor executor;
+    private boolean closed;
+
+    SyncQueue(BlockBackend backend, Executor executor) {
+        this.backend = backend;
+        this.executor = executor;
+    }
+
+    @Override
+    public boolean submit(IoOp op) {
+        if (closed) {
+            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
+        }
+        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
+        op.complete(r != 0 ? r : executor.execute(op));
+        return true;
+    }
+
+    @Override
+    public int reap(CompletionSink sink) {
+        return 0;
+    }
+
+    @Override
+    public int inFlight() {
+        return 0;
+    }
+
+    @Override
+    public int completionFd() {
+        return -1;
+    }
+
+    @Override
+    public void drain(CompletionSink sink) {}
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+}

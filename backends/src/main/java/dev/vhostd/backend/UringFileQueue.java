@@ -1,0 +1,279 @@
+package dev.vhostd.backend;
+
+import dev.vhostd.sys.Errno;
+import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.EventFd;
+import dev.vhostd.sys.IoUring;
+import dev.vhostd.sys.IoVec;
+import dev.vhostd.sys.Libc;
+
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+
+/**
+ * aio=io_uring: one ring per queue, owned by one thread. {@link #submit} fills an SQE (the slot
+ * index is its user_data), {@link #flushSubmissions} passes the batch with one io_uring_enter,
+ * {@link #reap} walks the completion ring. The ring signals an eventfd on each completion.
+ *
+ * <p>Slots (op, iovec) are preallocated per queue; an op finding every slot busy, a misaligned
+ * O_DIRECT buffer and a block-device discard (an ioctl) complete synchronously instead. Short
+ * transfers and unsupported fallocate modes are finished synchronously when they are reaped.
+ */
+final class UringFileQueue implements BackendQueue {
+    private static final System.Logger LOG = System.getLogger("dev.vhostd.backend");
+    private static final int MIN_IOVECS = 8;
+
+    private final FileBackend backend;
+    private final int fd;
+    private final FileIo io;
+    private final IoUring ring;
+    private final int eventFd;
+    private final EventFd eventFdAccess = new EventFd();
+    private final Arena arena = Arena.ofShared();
+    private final IoOp[] slotOp;
+    private final IoVec[] slotIov;
+    private final int[] free;
+    private int freeCount;
+    /** Slots whose SQE the kernel refused, completed here and handed out by the next reap. */
+    private final int[] local;
+    private int localCount;
+    private int inFlight;
+    private CompletionSink sink;
+    private final IoUring.CompletionHandler onCompletion = this::completed;
+    private final IoUring.CompletionHandler onRefused = this::refused;
+    private boolean closed;
+
+    UringFileQueue(FileBackend backend, int depth) {
+        this.backend = backend;
+        this.fd = backend.fd();
+        this.io = new FileIo(backend);
+        try {
+            this.ring = IoUring.setup(depth);
+        } catch (ErrnoException e) {
+            io.close();
+            throw new IllegalStateException("cannot create an io_uring of " + depth + " entries for "
+                    + backend.describe() + ": " + e.getMessage() + "; use aio=sync or a smaller queue depth", e);
+        }
+        int efd;
+        try {
+            efd = EventFd.create();
+            try {
+                ring.registerEventFd(efd);
+            } catch (RuntimeException e) {
+                Libc.close(efd);
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            ring.close();
+            io.close();
+            throw e;
+        }
+        this.eventFd = efd;
+        // Never more slots than SQ entries, so a free slot always finds a free SQE.
+        int slots = Math.min(depth, ring.sqEntries());
+        this.slotOp = new IoOp[slots];
+        this.slotIov = new IoVec[slots];
+        this.free = new int[slots];
+        this.local = new int[slots];
+        for (int i = 0; i < slots; i++) {
+            free[i] = slots - 1 - i;
+        }
+        this.freeCount = slots;
+    }
+
+    @Override
+    public boolean submit(IoOp op) {
+        if (closed) {
+            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
+        }
+        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
+        if (r != 0) {
+            op.complete(r);
+            return true;
+        }
+        if (freeCount == 0 || !asynchronous(op)) {
+            op.complete(io.execute(op));
+            return true;
+        }
+        int slot = free[--freeCount];
+        boolean queued;
+        try {
+            queued = prepare(op, slot);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            // A segment that is unmapped or not native memory: FileIo reports it properly.
+            queued = false;
+        }
+        if (!queued) {
+            free[freeCount++] = slot;
+            op.complete(io.execute(op));
+            return true;
+        }
+        slotOp[slot] = op;
+        inFlight++;
+        return false;
+    }
+
+    /** Ops that go to the ring; the others are cheap or impossible there and run synchronously. */
+    private boolean asynchronous(IoOp op) {
+        return switch (op.type()) {
+            case READ, WRITE -> op.length() > 0 && io.directlyUsable(op);
+            case FLUSH -> true;
+            case DISCARD -> !backend.blockDevice() && op.length() > 0;
+            case WRITE_ZEROES -> op.length() > 0;
+        };
+    }
+
+    private boolean prepare(IoOp op, int slot) {
+        return switch (op.type()) {
+            case READ -> ring.prepReadv(fd, iovec(slot, op), op.offset(), slot);
+            case WRITE -> ring.prepWritev(fd, iovec(slot, op), op.offset(), slot);
+            case FLUSH -> ring.prepFsync(fd, IoUring.FSYNC_DATASYNC, slot);
+            case DISCARD -> ring.prepFallocate(fd, FileBackend.PUNCH_HOLE, op.offset(), op.length(), slot);
+            case WRITE_ZEROES -> ring.prepFallocate(fd, FileBackend.ZERO_RANGE, op.offset(), op.length(), slot);
+        };
+    }
+
+    /** The slot's iovec filled with the op's segments; grown (rarely, then kept) when too small. */
+    private IoVec iovec(int slot, IoOp op) {
+        int needed = Math.min(op.segmentCount(), FileIo.IOV_MAX);
+        IoVec v = slotIov[slot];
+        if (v == null || v.capacity() < needed) {
+            int cap = Math.max(MIN_IOVECS, Integer.highestOneBit(Math.max(1, needed - 1)) << 1);
+            v = new IoVec(arena, Math.min(cap, FileIo.IOV_MAX));
+            slotIov[slot] = v;
+        }
+        // Ops with more than IOV_MAX segments transfer the rest when the short completion is reaped.
+        FileIo.fill(v, op, 0);
+        return v;
+    }
+
+    @Override
+    public void flushSubmissions() {
+        if (ring.unsubmitted() == 0) {
+            return;
+        }
+        int r = ring.submit();
+        if (r < 0 || ring.unsubmitted() > 0) {
+            // EAGAIN/EBUSY (kernel short of memory): run what the kernel did not take ourselves, and
+            // wake the owner so that its next reap collects them.
+            LOG.log(Level.DEBUG, "io_uring_enter took " + r + "; completing the rest synchronously");
+            if (ring.cancelUnsubmitted(onRefused) > 0) {
+                eventFdAccess.signal(eventFd);
+            }
+        }
+    }
+
+    private void refused(long userData, int ignored) {
+        int slot = (int) userData;
+        IoOp op = slotOp[slot];
+        op.complete(io.execute(op));
+        local[localCount++] = slot;
+    }
+
+    @Override
+    public int reap(CompletionSink sink) {
+        int n = 0;
+        while (localCount > 0) {
+            int slot = local[--localCount];
+            sink.completed(release(slot));
+            n++;
+        }
+        this.sink = sink;
+        try {
+            n += ring.reap(onCompletion);
+        } finally {
+            this.sink = null;
+        }
+        return n;
+    }
+
+    private void completed(long userData, int res) {
+        if (userData < 0 || userData >= slotOp.length || slotOp[(int) userData] == null) {
+            LOG.log(Level.ERROR, "io_uring completion for unknown slot " + userData + " ignored");
+            return;
+        }
+        int slot = (int) userData;
+        IoOp op = slotOp[slot];
+        op.complete(finish(op, res));
+        sink.completed(release(slot));
+    }
+
+    private IoOp release(int slot) {
+        IoOp op = slotOp[slot];
+        slotOp[slot] = null;
+        free[freeCount++] = slot;
+        inFlight--;
+        return op;
+    }
+
+    /** The op's result from the kernel's: finishes short transfers and refused fallocate modes. */
+    private int finish(IoOp op, int res) {
+        return switch (op.type()) {
+            case READ, WRITE -> {
+                if (res < 0) {
+                    yield res;
+                }
+                if (res < op.length()) {
+                    yield io.transfer(op, op.type() == IoOp.Type.WRITE, res);
+                }
+                yield 0;
+            }
+            case FLUSH -> Math.min(res, 0);
+            case DISCARD -> res == -Errno.ENOTTY ? -Errno.EOPNOTSUPP : Math.min(res, 0);
+            case WRITE_ZEROES -> FileIo.unsupported(-res) ? io.writeZeroesWithoutZeroRange(op) : Math.min(res, 0);
+        };
+    }
+
+    @Override
+    public int inFlight() {
+        return inFlight;
+    }
+
+    @Override
+    public int completionFd() {
+        return eventFd;
+    }
+
+    /** The ring, for tests that count io_uring_enter calls. */
+    IoUring ring() {
+        return ring;
+    }
+
+    long bounced() {
+        return io.bounced();
+    }
+
+    @Override
+    public void drain(CompletionSink sink) {
+        while (inFlight > 0) {
+            flushSubmissions();
+            reap(sink);
+            if (inFlight > 0 && localCount == 0) {
+                int r = ring.submitAndWait(1);
+                if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                    throw new IllegalStateException("waiting for io_uring completions of " + backend.describe()
+                            + " failed: " + Errno.name(-r));
+                }
+            }
+        }
+        eventFdAccess.drain(eventFd);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (inFlight > 0) {
+            // The kernel may still write into guest memory: wait rather than unmap under it.
+            LOG.log(Level.WARNING, "closing a queue of " + backend.describe() + " with " + inFlight
+                    + " operations in flight; waiting for them");
+            drain(op -> { });
+        }
+        closed = true;
+        ring.close();
+        Libc.close(eventFd);
+        io.close();
+        arena.close();
+    }
+}

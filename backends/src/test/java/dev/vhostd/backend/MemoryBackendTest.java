@@ -1,0 +1,10 @@
+package dev.vhostd.backend;
+
+import java.nio.file.Path;
+
+class MemoryBackendTest extends BlockBackendContract {
+    @Override
+    protected BlockBackend openBackend(Path dir) {
+        return Backends.open("memory:8M", BackendOptions.defaults());
+    }
+}
