@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
+import dev.vhostd.backend.Aio;
 import dev.vhostd.backend.BackendOptions;
 import dev.vhostd.backend.Backends;
 import dev.vhostd.backend.BlockBackend;
@@ -65,9 +66,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--serial", paramLabel = "ID", defaultValue = "", description = "Serial reported to the guest (max 20 bytes).")
     String serial;
 
-    @Option(names = "--logical-block-size", paramLabel = "512|4096", defaultValue = "512",
-            description = "Logical block size (default: ${DEFAULT-VALUE}).")
-    int logicalBlockSize;
+    @Option(names = "--logical-block-size", paramLabel = "512|4096",
+            description = "Logical block size (default: the device's, or 512 for files).")
+    Integer logicalBlockSize;
 
     @Option(names = "--pollers", paramLabel = "N", description = "Poller threads (default: one per queue, up to the CPU count).")
     Integer pollers;
@@ -94,8 +95,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         validate();
         String uri = blkFile != null ? "file:" + blkFile : backend;
-        BackendOptions backendOptions = new BackendOptions(size == null ? -1 : Sizes.parse(size), readOnly, direct,
-                logicalBlockSize, aio);
+        BackendOptions backendOptions = new BackendOptions(size == null ? 0 : Sizes.parse(size), readOnly, direct,
+                logicalBlockSize == null ? 0 : logicalBlockSize, Aio.parse(aio), queueSize);
         BlockBackend storage = Backends.open(uri, backendOptions);
         BlkOptions blk = new BlkOptions(queues, queueSize, serial, readOnly);
         String name = socket != null ? socket.getFileName().toString() : "fd" + fd;
@@ -133,7 +134,7 @@ public final class ServeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "give exactly one of --socket PATH or --fd N");
         }
-        if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
+        if (logicalBlockSize != null && logicalBlockSize != 512 && logicalBlockSize != 4096) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--logical-block-size must be 512 or 4096, got " + logicalBlockSize);
         }
