@@ -9,7 +9,8 @@
 # Usage: scripts/guest/prepare.sh [--quiet]
 # Prints the image directory (holding vmlinuz, base.cpio, manifest) as the last line of stdout.
 # Cache: ${VHOSTD_GUEST_CACHE:-$HOME/.cache/vhostd-guest}/<inputs hash>/; rebuilt only when this
-# script, the kernel version or a host file copied into the image changes.
+# script, the kernel version or a host file copied into the image changes; images unused for two
+# days are removed.
 set -euo pipefail
 
 quiet=0
@@ -78,6 +79,7 @@ inputs_hash=$(
 image_dir=$cache_root/$inputs_hash
 
 if [ -f "$image_dir/manifest" ]; then
+  touch "$image_dir/manifest"   # last use, for pruning
   say "cached image $image_dir"
   echo "$image_dir"
   exit 0
@@ -217,11 +219,11 @@ mv "$work/manifest.tmp" "$final/manifest"   # written last: its presence marks a
 rm -rf "$image_dir"
 mv "$final" "$image_dir"
 
-# Drop images built from older inputs; a guest already booted from one has its own copy in RAM.
-for old in "$cache_root"/*/; do
-  old=${old%/}
-  [ "$old" = "$image_dir" ] || rm -rf "$old"
-done
+# Drop images nobody has used for two days. Not simply "every other image": checkouts on other
+# branches share this cache, and a test run elsewhere may be about to boot one of them.
+find "$cache_root" -mindepth 2 -maxdepth 2 -name manifest -mtime +1 -printf '%h\0' \
+  | xargs -0 -r rm -rf
+find "$cache_root" -mindepth 1 -maxdepth 1 -name '.build.*' -mtime +1 -exec rm -rf {} +
 
 say "built $image_dir ($(du -sh "$image_dir" | cut -f1))"
 echo "$image_dir"

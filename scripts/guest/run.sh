@@ -13,7 +13,7 @@
 #   --mem SIZE           guest RAM, shared with the back end (memfd), default 512M
 #   --smp N              guest vCPUs, default 2
 #   --timeout SECONDS    kill QEMU after this long, default 120
-#   --serial-log FILE    also keep the guest console output in FILE
+#   --serial-log FILE    write the guest console to FILE (live, while the guest runs) and keep it
 #   --image DIR          image from prepare.sh (default: run prepare.sh, cached)
 #   --append ARGS        extra kernel command line arguments
 #   --quiet              do not copy the console to stdout while the guest runs
@@ -58,6 +58,7 @@ done
 [[ "$mem" =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem must look like 512M or 1G, got '$mem'"
 # QEMU parses commas in -chardev/-object values as option separators.
 [[ "$socket" != *,* ]] || die "socket path must not contain a comma: $socket"
+[[ "$serial_log" != *,* ]] || die "serial log path must not contain a comma: $serial_log"
 if [ "$reconnect" -eq 0 ] && [ ! -S "$socket" ]; then
   echo "run.sh: error: no UNIX socket at $socket; start the back end first (or pass --reconnect to wait for it)" >&2
   exit 2
@@ -91,8 +92,9 @@ chardev="socket,id=c0,path=$socket"
 device="vhost-user-blk-pci,chardev=c0,num-queues=$queues"
 [ -z "$queue_size" ] || device+=",queue-size=$queue_size"
 
-console=$tmp/console.log
-: >"$console"
+# QEMU writes the console straight into --serial-log when given, so callers can follow it live.
+console=${serial_log:-$tmp/console.log}
+: >"$console" || die "cannot write the console log $console"
 qemu_cmd=(
   qemu-system-x86_64
   -accel tcg -smp "$smp" -m "$mem"
@@ -120,8 +122,6 @@ set -e
 qpid=
 if [ "$quiet" -eq 0 ]; then wait "$tail_pid" 2>/dev/null || true; fi
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-
-[ -z "$serial_log" ] || cp "$console" "$serial_log"
 
 if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
   echo "run.sh: guest timed out after ${timeout_s}s; QEMU killed (console above${serial_log:+, and in $serial_log})" >&2

@@ -108,6 +108,47 @@ class GuestHarnessQsdTest {
         assertTrue(nonZero > MIB * 9 / 10, "the guest's noise after the zeroed range is in the image: " + nonZero);
     }
 
+    @Test
+    void writesSurviveABackendRestartWithReconnect() throws IOException {
+        Path image = newImage();
+        Path socket = dir.resolve("vhost.sock");
+        QemuStorageDaemon first = QemuStorageDaemon.start(socket, new QemuStorageDaemon.Backend.File(image), 1);
+        try (RunningGuest guest = GuestVm.start(socket, """
+                dd if=/dev/urandom of=/tmp/data bs=64k count=64 2>/dev/null
+                echo "RESULT phase=writing"
+                # 4 MiB at 8 MiB, a chunk every 0.25 s for ~8 s: the back end restarts in the middle.
+                i=0
+                while [ $i -lt 32 ]; do
+                  dd if=/tmp/data of=/dev/vda bs=128k skip=$i seek=$((64 + i)) count=1 oflag=direct 2>/dev/null \
+                    || echo "RESULT write_failed=$i"
+                  i=$((i + 1)); sleep 0.25
+                done
+                want=$(sha256sum </tmp/data | cut -d' ' -f1)
+                got=$(dd if=/dev/vda bs=1M skip=8 count=4 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+                echo "RESULT want=$want got=$got"
+                [ "$want" = "$got" ]
+                """, GuestVm.Options.defaults().withReconnect(true).withTimeout(Duration.ofSeconds(150)))) {
+            try {
+                guest.awaitConsoleLine("RESULT phase=writing", Duration.ofSeconds(90));
+                Thread.sleep(2_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted", e);
+            } finally {
+                first.close();
+            }
+            GuestResult r;
+            try (QemuStorageDaemon second = QemuStorageDaemon.start(socket,
+                    new QemuStorageDaemon.Backend.File(image), 1)) {
+                r = guest.await();
+            }
+            r.requireSuccess();
+            assertEquals(r.result("want"), r.result("got"), r::describe);
+            assertTrue(!r.results().containsKey("write_failed"), r::describe);
+            assertEquals(r.result("want"), sha256(readAt(image, 8 * MIB, (int) (4 * MIB))), "data in the image");
+        }
+    }
+
     private Path newImage() throws IOException {
         Path image = dir.resolve("disk.img");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {

@@ -2,6 +2,7 @@ package dev.vhostd.daemon.guest;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,6 +31,35 @@ public final class RunningGuest implements AutoCloseable {
 
     public boolean isAlive() {
         return process.isAlive();
+    }
+
+    /** The guest console so far (QEMU writes it live), carriage returns removed. */
+    public String consoleSoFar() {
+        return readOrEmpty(console).replace("\r", "");
+    }
+
+    /**
+     * Waits until the guest prints a console line starting with {@code prefix} (a script's way of saying
+     * "ready" to the host); fails with the console when the guest ends first or {@code limit} passes.
+     */
+    public void awaitConsoleLine(String prefix, Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        try {
+            while (consoleSoFar().lines().noneMatch(l -> l.startsWith(prefix))) {
+                if (!process.isAlive()) {
+                    throw new AssertionError("the guest ended before printing '" + prefix + "'\n"
+                            + GuestResult.of(process.exitValue(), readOrEmpty(console), readOrEmpty(runnerLog)).describe());
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the guest did not print '" + prefix + "' within " + limit
+                            + "\n--- guest console ---\n" + consoleSoFar());
+                }
+                Thread.sleep(100);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the guest", e);
+        }
     }
 
     /** Waits for the guest to power off (or the timeout) and returns what it reported. */
@@ -63,7 +93,7 @@ public final class RunningGuest implements AutoCloseable {
     private static String readOrEmpty(Path file) {
         try {
             // The console is written by QEMU and can carry any bytes; decode leniently.
-            return Files.exists(file) ? new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8) : "";
+            return Files.exists(file) ? new String(Files.readAllBytes(file), StandardCharsets.UTF_8) : "";
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
         }
