@@ -44,7 +44,7 @@ final class BlkQueueHandler implements QueueHandler {
     private final int[] freeSlots;
     private int freeCount;
     private final MemorySegment[] slices = new MemorySegment[MAX_SLICES];
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena = Arena.ofShared(); // built on the connection thread, used on the poller
     private final MemorySegment scratch = arena.allocate(VirtioBlk.HEADER_SIZE, 8);
     private final BackendQueue.CompletionSink sink = this::backendCompleted;
     private int completedInBatch;

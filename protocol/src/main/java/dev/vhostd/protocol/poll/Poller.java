@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
+import dev.vhostd.protocol.virtq.QueueBrokenException;
 import dev.vhostd.sys.Epoll;
 import dev.vhostd.sys.EventFd;
 import dev.vhostd.sys.Libc;
@@ -252,8 +253,13 @@ public final class Poller implements AutoCloseable {
     }
 
     private void broken(QueueBinding b, RuntimeException e) {
-        LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage()
-                + ". The guest driver wrote an invalid ring; the front-end connection will be closed.");
+        if (e instanceof QueueBrokenException) {
+            LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage()
+                    + ". The guest driver wrote an invalid ring; the front-end connection will be closed.");
+        } else {
+            LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped by an internal error in vhostd;"
+                    + " the front-end connection will be closed so QEMU can reconnect. Please report this.", e);
+        }
         try {
             remove(b);
         } finally {
