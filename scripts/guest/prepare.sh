@@ -17,7 +17,7 @@ quiet=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "prepare.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +26,6 @@ say() { [ "$quiet" -eq 1 ] || echo "prepare.sh: $*" >&2; }
 die() { echo "prepare.sh: error: $*" >&2; exit 1; }
 
 cache_root=${VHOSTD_GUEST_CACHE:-$HOME/.cache/vhostd-guest}
-script_dir=$(cd "$(dirname "$0")" && pwd)
 
 for tool in apt-cache apt-get dpkg dpkg-query cpio ldd modinfo sha256sum flock; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run scripts/install-test-deps.sh as root"
