@@ -17,7 +17,7 @@ quiet=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "prepare.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
