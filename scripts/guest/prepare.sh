@@ -26,7 +26,6 @@ say() { [ "$quiet" -eq 1 ] || echo "prepare.sh: $*" >&2; }
 die() { echo "prepare.sh: error: $*" >&2; exit 1; }
 
 cache_root=${VHOSTD_GUEST_CACHE:-$HOME/.cache/vhostd-guest}
-script_dir=$(cd "$(dirname "$0")" && pwd)
 
 for tool in apt-cache apt-get dpkg dpkg-query cpio ldd modinfo sha256sum flock; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found; run scripts/install-test-deps.sh as root"

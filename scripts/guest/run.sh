@@ -66,7 +66,8 @@ fi
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found; run scripts/install-test-deps.sh"
 
 if [ -z "$image" ]; then
-  image=$("$(dirname "$0")/prepare.sh" --quiet | tail -n 1)
+  # Its own exit code would be mistaken for the guest script's: report failure as a usage error.
+  image=$("$(dirname "$0")/prepare.sh" --quiet | tail -n 1) || die "scripts/guest/prepare.sh failed (see above)"
 fi
 [ -f "$image/manifest" ] && [ -f "$image/vmlinuz" ] && [ -f "$image/base.cpio" ] \
   || die "'$image' is not a complete guest image; run scripts/guest/prepare.sh"
@@ -125,6 +126,10 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
 if [ "$qemu_rc" -eq 124 ] || [ "$qemu_rc" -eq 137 ]; then
   echo "run.sh: guest timed out after ${timeout_s}s; QEMU killed (console above${serial_log:+, and in $serial_log})" >&2
+  if [ ! -s "$console" ]; then
+    echo "run.sh: the console is empty: the guest never started; QEMU was probably still waiting to connect to $socket" >&2
+  fi
+  if [ -s "$tmp/qemu.out" ]; then sed 's/^/run.sh: qemu: /' "$tmp/qemu.out" >&2; fi
   exit 124
 fi
 
