@@ -23,19 +23,55 @@ public final class LatencyBuckets {
     private LatencyBuckets() {}
 
     /**
+     * BOUNDS_NANOS followed by a Long.MAX_VALUE sentinel, so that {@link #indexOf} may look one past
+     * the last bound.
+     */
+    private static final long[] BOUNDS_PADDED = java.util.Arrays.copyOf(BOUNDS_NANOS, BOUNDS_NANOS.length + 1);
+
+    /**
+     * FIRST[j] = how many bounds are below 2^(j-1), i.e. below every value of bit length j. Each
+     * bound is at least twice the previous one, so a binary order of magnitude [2^(j-1), 2^j) holds
+     * at most one bound, which must then be BOUNDS_PADDED[FIRST[j]].
+     */
+    private static final int[] FIRST = new int[65];
+
+    static {
+        BOUNDS_PADDED[BOUNDS_NANOS.length] = Long.MAX_VALUE;
+        for (int i = 1; i < BOUNDS_NANOS.length; i++) {
+            if (BOUNDS_NANOS[i] < 2 * BOUNDS_NANOS[i - 1]) {
+                throw new AssertionError("indexOf needs each bound to be at least twice the previous");
+            }
+        }
+        for (int j = 1; j <= 64; j++) {
+            long low = 1L << (j - 1); // for j = 64 this is Long.MIN_VALUE: no positive bound is below it
+            int n = 0;
+            while (j < 64 && n < BOUNDS_NANOS.length && BOUNDS_NANOS[n] < low) {
+                n++;
+            }
+            FIRST[j] = j < 64 ? n : BOUNDS_NANOS.length;
+        }
+    }
+
+    /**
      * The bucket a latency falls in: the first whose bound is at least {@code nanos} (Prometheus
-     * buckets are "less than or equal"), or the +Inf bucket. A linear scan from the bottom: most
-     * requests take well under a millisecond, so this usually costs two to five predictable
-     * comparisons, and it never allocates.
+     * buckets are "less than or equal"), or the +Inf bucket; {@code nanos} must not be negative.
+     * Branch-free: the bit length of the value picks the only bound that can lie in its binary order
+     * of magnitude, and one comparison (a conditional move) decides which side of it the value is.
+     * Random latencies would make a linear scan mispredict about once per request.
      */
     public static int indexOf(long nanos) {
-        long[] bounds = BOUNDS_NANOS;
-        for (int i = 0; i < bounds.length; i++) {
-            if (nanos <= bounds[i]) {
+        int first = FIRST[64 - Long.numberOfLeadingZeros(nanos)];
+        return first + (BOUNDS_PADDED[first] < nanos ? 1 : 0);
+    }
+
+    /** The obvious linear search, kept as the specification {@link #indexOf} is tested against. */
+    static int indexOfLinear(long nanos) {
+        for (int i = 0; i < BOUNDS_NANOS.length; i++) {
+            if (nanos <= BOUNDS_NANOS[i]) {
                 return i;
             }
         }
-        return bounds.length;
+        return BOUNDS_NANOS.length;
     }
 
     /** The upper bound of bucket {@code index} in nanoseconds; {@link Long#MAX_VALUE} for +Inf. */

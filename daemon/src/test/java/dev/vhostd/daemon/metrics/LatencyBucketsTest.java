@@ -30,6 +30,26 @@ class LatencyBucketsTest {
     }
 
     @Test
+    void fastIndexAgreesWithLinearSearch() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int i = 0; i < 1_000_000; i++) {
+            long v = rnd.nextLong(Long.MAX_VALUE) >>> rnd.nextInt(63);
+            assertEquals(LatencyBuckets.indexOfLinear(v), LatencyBuckets.indexOf(v), "for " + v);
+        }
+        for (int bit = 0; bit < 63; bit++) {
+            for (long v : new long[] {(1L << bit) - 1, 1L << bit, (1L << bit) + 1}) {
+                assertEquals(LatencyBuckets.indexOfLinear(v), LatencyBuckets.indexOf(v), "for " + v);
+            }
+        }
+        for (int b = 0; b < LatencyBuckets.COUNT - 1; b++) {
+            long bound = LatencyBuckets.upperBoundNanos(b);
+            for (long v = bound - 2; v <= bound + 2; v++) {
+                assertEquals(LatencyBuckets.indexOfLinear(v), LatencyBuckets.indexOf(v), "for " + v);
+            }
+        }
+    }
+
+    @Test
     void labelsAreExactDecimalSeconds() {
         assertEquals("0.000005", LatencyBuckets.leLabel(0));
         assertEquals("0.00001", LatencyBuckets.leLabel(1));
