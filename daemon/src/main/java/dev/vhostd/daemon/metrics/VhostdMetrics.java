@@ -2,7 +2,6 @@ package dev.vhostd.daemon.metrics;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -184,11 +183,6 @@ public final class VhostdMetrics implements AutoCloseable {
     private <T> void gauge(String name, String help, String unit, Tags tags, T obj, ToDoubleFunction<T> f) {
         Gauge.builder(name, obj, f).description(help).baseUnit(unit).tags(tags)
                 .strongReference(true).register(registry);
-    }
-
-    /** The Micrometer registry, for binders the daemon may add; null when disabled. */
-    MeterRegistry meterRegistry() {
-        return registry;
     }
 
     @Override
