@@ -18,6 +18,10 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // One line per record, the way operators grep logs (journald adds its own timestamp).
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %5$s%6$s%n");
+        }
         int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
         System.exit(code);
     }

@@ -3,7 +3,8 @@ package dev.vhostd.daemon;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import dev.vhostd.backend.Aio;
 import dev.vhostd.backend.BackendOptions;
@@ -12,6 +13,11 @@ import dev.vhostd.backend.BlockBackend;
 import dev.vhostd.backend.Sizes;
 import dev.vhostd.daemon.blk.BlkOptions;
 import dev.vhostd.daemon.blk.VirtioBlkDevice;
+import dev.vhostd.daemon.metrics.DeviceMetrics;
+import dev.vhostd.daemon.metrics.MetricsAddress;
+import dev.vhostd.daemon.metrics.MetricsAddressConverter;
+import dev.vhostd.daemon.metrics.MetricsServer;
+import dev.vhostd.daemon.metrics.VhostdMetrics;
 import dev.vhostd.protocol.connection.VhostUserServer;
 import dev.vhostd.protocol.engine.VhostUserEngine;
 import dev.vhostd.protocol.poll.PollerGroup;
@@ -77,9 +83,9 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Busy-poll this long before sleeping on kicks (default: ${DEFAULT-VALUE}).")
     long pollUs;
 
-    @Option(names = "--metrics", paramLabel = "HOST:PORT",
+    @Option(names = "--metrics", paramLabel = "HOST:PORT", converter = MetricsAddressConverter.class,
             description = "Serve Prometheus /metrics and /healthz here (off by default; a bare port binds localhost).")
-    String metrics;
+    MetricsAddress metrics;
 
     @Option(names = "--print-capabilities", description = "Print the vhost-user backend capabilities as JSON and exit.")
     boolean printCapabilities;
@@ -101,28 +107,45 @@ public final class ServeCommand implements Callable<Integer> {
         BlkOptions blk = new BlkOptions(queues, queueSize, serial, readOnly);
         String name = socket != null ? socket.getFileName().toString() : "fd" + fd;
         int pollerCount = pollers != null ? pollers : Math.min(queues, Runtime.getRuntime().availableProcessors());
+        AtomicBoolean serving = new AtomicBoolean();
+        AtomicReference<VhostUserEngine> session = new AtomicReference<>();
         try (storage;
+                VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
-                VhostUserServer server = fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket)) {
-            VirtioBlkDevice device = new VirtioBlkDevice(storage, blk, null);
-            CountDownLatch stopped = new CountDownLatch(1);
-            Thread hook = Thread.ofPlatform().unstarted(() -> {
-                LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
-                server.close();
-                try {
-                    stopped.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+                VhostUserServer server = fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket);
+                MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, serving::get) : null) {
+            DeviceMetrics deviceMetrics = registry.device(name);
+            deviceMetrics.guestMemoryMapped(() -> {
+                VhostUserEngine e = session.get();
+                return e == null ? 0 : e.memory().mappedBytes();
             });
-            Runtime.getRuntime().addShutdownHook(hook);
+            DeviceTelemetry telemetry = new DeviceTelemetry(deviceMetrics);
+            VirtioBlkDevice device = new VirtioBlkDevice(storage, blk, deviceMetrics);
+            // SIGTERM/SIGINT: stop accepting, end the session (its rings drain their in-flight
+            // requests), then fall out of serve() so the backend is flushed and closed and we exit 0.
+            Runnable stop = () -> {
+                LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
+                serving.set(false);
+                server.close();
+            };
+            StopSignals.install(stop);
             LOG.log(Level.INFO, String.format("serving %s (%d bytes, block size %d%s) on %s with %d queue(s), %d poller(s)",
                     storage.describe(), storage.capacity(), storage.blockSize(), blk.readOnly() ? ", read-only" : "",
                     socket != null ? socket : "fd " + fd, queues, pollerCount));
+            if (endpoint != null) {
+                LOG.log(Level.INFO, "metrics on http://" + endpoint.address().getHostString() + ":"
+                        + endpoint.address().getPort() + "/metrics");
+            }
+            serving.set(true);
             try {
-                server.serve(() -> new VhostUserEngine(name, device, group, null, null));
+                server.serve(() -> {
+                    VhostUserEngine engine = new VhostUserEngine(name, device, group, telemetry, telemetry);
+                    session.set(engine);
+                    return engine;
+                });
             } finally {
-                stopped.countDown();
+                serving.set(false);
+                session.set(null);
             }
         }
         LOG.log(Level.INFO, "stopped");

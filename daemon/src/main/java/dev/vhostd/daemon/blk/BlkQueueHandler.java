@@ -7,8 +7,10 @@ import java.lang.foreign.ValueLayout;
 
 import dev.vhostd.backend.BackendQueue;
 import dev.vhostd.backend.IoOp;
-import dev.vhostd.daemon.blk.BlkQueueObserver.Kind;
-import dev.vhostd.daemon.blk.BlkQueueObserver.QueueObserver;
+import dev.vhostd.daemon.metrics.InvalidKind;
+import dev.vhostd.daemon.metrics.QueueMetrics;
+import dev.vhostd.daemon.metrics.RequestStatus;
+import dev.vhostd.daemon.metrics.RequestType;
 import dev.vhostd.protocol.device.QueueHandler;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
@@ -36,7 +38,7 @@ final class BlkQueueHandler implements QueueHandler {
     private final BackendQueue backend;
     private final byte[] serial;
     private final boolean readOnly;
-    private final QueueObserver observer;
+    private final QueueMetrics metrics;
     private final long capacity;
     private final int blockMask;
     private final DescriptorChain chain;
@@ -54,7 +56,7 @@ final class BlkQueueHandler implements QueueHandler {
         final int id;
         final IoOp op = new IoOp(MAX_SLICES);
         int head;
-        Kind kind;
+        RequestType kind;
         MemorySegment status;
         long dataBytes;
         long startNanos;
@@ -67,7 +69,7 @@ final class BlkQueueHandler implements QueueHandler {
     }
 
     BlkQueueHandler(VirtioBlkDevice device, int index, SplitQueue queue, GuestMemory memory, BackendQueue backend,
-            byte[] serial, boolean readOnly, QueueObserver observer) {
+            byte[] serial, boolean readOnly, QueueMetrics metrics) {
         this.device = device;
         this.index = index;
         this.queue = queue;
@@ -75,7 +77,7 @@ final class BlkQueueHandler implements QueueHandler {
         this.backend = backend;
         this.serial = serial;
         this.readOnly = readOnly;
-        this.observer = observer;
+        this.metrics = metrics;
         this.capacity = device.backend().capacity();
         this.blockMask = device.backend().blockSize() - 1;
         this.chain = new DescriptorChain(queue.size());
@@ -101,7 +103,7 @@ final class BlkQueueHandler implements QueueHandler {
                 got = queue.pop(chain);
             } catch (InvalidChainException e) {
                 // The head is known: complete it with nothing written so the driver gets it back.
-                observer.invalidChain();
+                metrics.invalidInput(InvalidKind.BAD_CHAIN);
                 LOG.log(Level.WARNING, () -> "queue " + index + ": invalid descriptor chain at head " + e.head()
                         + ": " + e.getMessage());
                 queue.addUsed(e.head(), 0);
@@ -126,13 +128,12 @@ final class BlkQueueHandler implements QueueHandler {
         slot.startNanos = System.nanoTime();
         slot.flushAfter = false;
         slot.dataBytes = 0;
-        slot.kind = Kind.UNSUPPORTED;
-        observer.started();
+        slot.kind = RequestType.UNSUPPORTED;
         long readable = chain.readableBytes();
         long writable = chain.writableBytes();
         if (readable < VirtioBlk.HEADER_SIZE || writable < 1) {
             // No header or no room for a status byte: nothing can be reported inside the request.
-            observer.invalidChain();
+            metrics.invalidInput(InvalidKind.BAD_CHAIN);
             LOG.log(Level.WARNING, () -> "queue " + index + ": request at head " + slot.head
                     + " has no header or no status byte; completing it empty");
             release(slot, 0);
@@ -143,34 +144,36 @@ final class BlkQueueHandler implements QueueHandler {
             slot.status = memory.slice(chain.address(last) + chain.length(last) - 1, 1);
             copyOut(0, VirtioBlk.HEADER_SIZE);
         } catch (GuestMemoryException e) {
-            observer.badAddress();
+            metrics.invalidInput(InvalidKind.BAD_ADDRESS);
             release(slot, 0);
             return;
         }
+        // From here on every path ends in finish(): the status byte is written and counted.
+        metrics.requestStarted();
         int type = scratch.get(LE_INT, 0);
         long sector = scratch.get(LE_LONG, 8);
         try {
             switch (type) {
-                case VirtioBlk.T_IN -> startData(slot, Kind.READ, IoOp.Type.READ, sector, writable - 1, false);
+                case VirtioBlk.T_IN -> startData(slot, RequestType.READ, IoOp.Type.READ, sector, writable - 1, false);
                 case VirtioBlk.T_OUT -> {
                     if (readOnly) {
-                        finish(slot, Kind.WRITE, VirtioBlk.S_IOERR, 0);
+                        finish(slot, RequestType.WRITE, VirtioBlk.S_IOERR, 0);
                         return;
                     }
-                    startData(slot, Kind.WRITE, IoOp.Type.WRITE, sector, readable - VirtioBlk.HEADER_SIZE, true);
+                    startData(slot, RequestType.WRITE, IoOp.Type.WRITE, sector, readable - VirtioBlk.HEADER_SIZE, true);
                 }
                 case VirtioBlk.T_FLUSH -> {
-                    slot.kind = Kind.FLUSH;
+                    slot.kind = RequestType.FLUSH;
                     slot.op.setRange(IoOp.Type.FLUSH, 0, 0, false);
                     submit(slot);
                 }
                 case VirtioBlk.T_GET_ID -> getId(slot, writable - 1);
-                case VirtioBlk.T_DISCARD -> startRange(slot, Kind.DISCARD, IoOp.Type.DISCARD, readable);
-                case VirtioBlk.T_WRITE_ZEROES -> startRange(slot, Kind.WRITE_ZEROES, IoOp.Type.WRITE_ZEROES, readable);
-                default -> finish(slot, Kind.UNSUPPORTED, VirtioBlk.S_UNSUPP, 0);
+                case VirtioBlk.T_DISCARD -> startRange(slot, RequestType.DISCARD, IoOp.Type.DISCARD, readable);
+                case VirtioBlk.T_WRITE_ZEROES -> startRange(slot, RequestType.WRITE_ZEROES, IoOp.Type.WRITE_ZEROES, readable);
+                default -> finish(slot, RequestType.UNSUPPORTED, VirtioBlk.S_UNSUPP, 0);
             }
         } catch (GuestMemoryException e) {
-            observer.badAddress();
+            metrics.invalidInput(InvalidKind.BAD_ADDRESS);
             LOG.log(Level.WARNING, () -> "queue " + index + ": request at head " + slot.head
                     + " points outside guest memory: " + e.getMessage());
             finish(slot, slot.kind, VirtioBlk.S_IOERR, 0);
@@ -178,7 +181,7 @@ final class BlkQueueHandler implements QueueHandler {
     }
 
     /** IN and OUT: the data is the chain's bytes between header and status byte. */
-    private void startData(Slot slot, Kind kind, IoOp.Type type, long sector, long length, boolean fromReadable) {
+    private void startData(Slot slot, RequestType kind, IoOp.Type type, long sector, long length, boolean fromReadable) {
         slot.kind = kind;
         if (!rangeValid(sector, length) || length == 0) {
             finish(slot, kind, VirtioBlk.S_IOERR, 0);
@@ -198,7 +201,7 @@ final class BlkQueueHandler implements QueueHandler {
     }
 
     /** DISCARD and WRITE_ZEROES: one struct virtio_blk_discard_write_zeroes after the header. */
-    private void startRange(Slot slot, Kind kind, IoOp.Type type, long readable) {
+    private void startRange(Slot slot, RequestType kind, IoOp.Type type, long readable) {
         slot.kind = kind;
         if (readOnly) {
             finish(slot, kind, VirtioBlk.S_IOERR, 0);
@@ -236,7 +239,7 @@ final class BlkQueueHandler implements QueueHandler {
     }
 
     private void getId(Slot slot, long room) {
-        slot.kind = Kind.GET_ID;
+        slot.kind = RequestType.GET_ID;
         // Write the serial NUL-padded to at most 20 bytes into the writable data area.
         long n = Math.min(room, VirtioBlk.ID_BYTES);
         long written = 0;
@@ -250,7 +253,7 @@ final class BlkQueueHandler implements QueueHandler {
             }
             written += len;
         }
-        finish(slot, Kind.GET_ID, VirtioBlk.S_OK, written);
+        finish(slot, RequestType.GET_ID, VirtioBlk.S_OK, written);
     }
 
     /** Overflow-safe: sector*512 + length must lie within capacity and respect the block size. */
@@ -343,19 +346,20 @@ final class BlkQueueHandler implements QueueHandler {
         }
         op.clearSegments();
         if (result != 0) {
-            observer.backendError();
+            metrics.backendError();
             LOG.log(Level.WARNING, () -> "queue " + index + ": backend " + slot.kind + " failed with errno "
                     + (-result));
         }
-        long written = result == 0 && slot.kind == Kind.READ ? slot.dataBytes : 0;
+        long written = result == 0 && slot.kind == RequestType.READ ? slot.dataBytes : 0;
         finish(slot, slot.kind, result == 0 ? VirtioBlk.S_OK : VirtioBlk.S_IOERR, written);
     }
 
     /** Writes the status byte and adds the used entry: used length = data written + status byte. */
-    private void finish(Slot slot, Kind kind, byte status, long dataWritten) {
+    private void finish(Slot slot, RequestType kind, byte status, long dataWritten) {
         slot.status.set(ValueLayout.JAVA_BYTE, 0, status);
-        long bytes = kind == Kind.READ || kind == Kind.WRITE ? slot.dataBytes : 0;
-        observer.completed(kind, status, status == VirtioBlk.S_OK ? bytes : 0, System.nanoTime() - slot.startNanos);
+        long bytes = kind == RequestType.READ || kind == RequestType.WRITE ? slot.dataBytes : 0;
+        metrics.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
+                System.nanoTime() - slot.startNanos);
         release(slot, dataWritten + 1);
     }
 

@@ -3,6 +3,7 @@ package dev.vhostd.daemon.blk;
 import java.nio.charset.StandardCharsets;
 
 import dev.vhostd.backend.BlockBackend;
+import dev.vhostd.daemon.metrics.DeviceMetrics;
 import dev.vhostd.protocol.device.QueueHandler;
 import dev.vhostd.protocol.device.VirtioDevice;
 import dev.vhostd.protocol.device.VirtioFeatures;
@@ -22,12 +23,13 @@ public final class VirtioBlkDevice implements VirtioDevice {
     private final long features;
     private final byte[] serial;
     private final boolean readOnly;
-    private final BlkQueueObserver observer;
+    private final DeviceMetrics metrics;
 
-    public VirtioBlkDevice(BlockBackend backend, BlkOptions options, BlkQueueObserver observer) {
+    public VirtioBlkDevice(BlockBackend backend, BlkOptions options, DeviceMetrics metrics) {
         this.backend = backend;
         this.options = options;
-        this.observer = observer == null ? BlkQueueObserver.NONE : observer;
+        this.metrics = metrics;
+        metrics.capacityBytes(backend.capacity());
         this.readOnly = options.readOnly() || backend.readOnly();
         long f = VirtioFeatures.bit(VirtioBlk.F_SIZE_MAX) | VirtioFeatures.bit(VirtioBlk.F_SEG_MAX)
                 | VirtioFeatures.bit(VirtioBlk.F_BLK_SIZE) | VirtioFeatures.bit(VirtioBlk.F_TOPOLOGY)
@@ -102,6 +104,6 @@ public final class VirtioBlkDevice implements VirtioDevice {
     @Override
     public QueueHandler openQueue(int index, SplitQueue queue, GuestMemory memory, long negotiated) {
         return new BlkQueueHandler(this, index, queue, memory, backend.openQueue(), serial, readOnly,
-                observer.forQueue(index));
+                metrics.queue(index));
     }
 }

@@ -25,6 +25,9 @@ public interface BackendHandler {
      */
     default void attached(Runnable closeConnection) {}
 
+    /** A message was refused (logged by the connection); for metrics. The default ignores it. */
+    default void refused(VhostUserException reason) {}
+
     /** The session ended (EOF, I/O error or fatal protocol error): stop rings, unmap, close fds. */
     void disconnected();
 }

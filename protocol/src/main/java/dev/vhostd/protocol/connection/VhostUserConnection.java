@@ -111,6 +111,7 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             LOG.log(Level.WARNING, "{0}: {1} declares a {2}-byte payload, above the {3}-byte maximum;"
                     + " closing the connection (the stream cannot be resynchronised)",
                     peer, name, Integer.toUnsignedString(size), WireFormat.MAX_PAYLOAD_SIZE);
+            handler.refused(VhostUserException.fatal(name + " payload of " + Integer.toUnsignedString(size) + " bytes"));
             return false;
         }
         got = readFully(in, payload, size);
@@ -163,6 +164,7 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
 
     /** The request failed: say so to the operator and, where the protocol allows, to the front-end. */
     private boolean refuse(int code, boolean needReply, VhostUserException e, OutputStream out) throws IOException {
+        handler.refused(e);
         String name = WireFormat.describe(code);
         if (e.fatal()) {
             LOG.log(Level.WARNING, "{0}: {1} refused, closing the connection: {2}", peer, name, e.getMessage());

@@ -64,6 +64,9 @@ public final class VhostUserEngine implements BackendHandler {
 
         default void invalidRing(int queueIndex, RuntimeException cause) {}
 
+        /** The front-end sent a message that was refused. */
+        default void invalidMessage(VhostUserException reason) {}
+
         default void ended() {}
 
         SessionListener NONE = new SessionListener() {};
@@ -107,6 +110,11 @@ public final class VhostUserEngine implements BackendHandler {
 
     public GuestMemory memory() {
         return memory.snapshot();
+    }
+
+    @Override
+    public void refused(VhostUserException reason) {
+        listener.invalidMessage(reason);
     }
 
     @Override

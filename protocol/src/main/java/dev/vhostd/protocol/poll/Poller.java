@@ -205,6 +205,9 @@ public final class Poller implements AutoCloseable {
             int n = epoll.await(-1);
             long woke = System.nanoTime();
             threadStats.addBlocked(woke - now);
+            if (bs.length > 0) {
+                bs[0].stats.pollerTime(now - busyStart, woke - now);
+            }
             busyStart = woke;
             for (int i = 0; i < n; i++) {
                 long token = epoll.token(i);
@@ -219,8 +222,7 @@ public final class Poller implements AutoCloseable {
                         if (completion) {
                             b.handler.completionSignalled();
                         } else {
-                            local.drain(b.kickFd);
-                            b.stats.kick();
+                            b.stats.kicks(local.drain(b.kickFd));
                         }
                     }
                 }

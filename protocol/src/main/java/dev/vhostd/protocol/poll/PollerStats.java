@@ -5,8 +5,14 @@ package dev.vhostd.protocol.poll;
  * implementations can use plain single-writer fields.
  */
 public interface PollerStats {
-    /** Kicks that woke the poller for this queue. */
-    default void kick() {}
+    /** Kicks that woke the poller for this queue (the eventfd counter read in one go). */
+    default void kicks(long count) {}
+
+    /**
+     * Time the poller thread spent working and blocked since the last report; reported on the first
+     * queue the thread serves each time it wakes from a block.
+     */
+    default void pollerTime(long busyNanos, long blockedNanos) {}
 
     /** The guest was notified (call eventfd written). */
     default void notificationSent() {}

@@ -1,0 +1,73 @@
+package dev.vhostd.daemon;
+
+import dev.vhostd.daemon.metrics.DeviceMetrics;
+import dev.vhostd.daemon.metrics.QueueMetrics;
+import dev.vhostd.protocol.engine.VhostUserEngine;
+import dev.vhostd.protocol.poll.PollerStats;
+import dev.vhostd.protocol.wire.VhostUserException;
+
+/** Feeds one device's session and poller events into its metrics. */
+final class DeviceTelemetry implements VhostUserEngine.SessionListener, VhostUserEngine.StatsFactory {
+    private final DeviceMetrics metrics;
+
+    DeviceTelemetry(DeviceMetrics metrics) {
+        this.metrics = metrics;
+    }
+
+    @Override
+    public PollerStats forQueue(int queueIndex) {
+        QueueMetrics q = metrics.queue(queueIndex);
+        return new PollerStats() {
+            @Override
+            public void kicks(long count) {
+                q.kicksReceived(count);
+            }
+
+            @Override
+            public void pollerTime(long busyNanos, long blockedNanos) {
+                q.busyNanos(busyNanos);
+                q.blockedNanos(blockedNanos);
+            }
+
+            @Override
+            public void notificationSent() {
+                q.notificationSent();
+            }
+
+            @Override
+            public void notificationSuppressed() {
+                q.notificationSuppressed();
+            }
+
+            @Override
+            public void pollIteration(boolean foundWork) {
+                q.pollIteration(foundWork);
+            }
+        };
+    }
+
+    @Override
+    public void featuresNegotiated(long features, long protocolFeatures) {
+        metrics.connected(features, protocolFeatures);
+    }
+
+    @Override
+    public void memoryChanged(long mappedBytes) {
+        // The mapped size is read through the supplier the session installs; nothing to store here.
+    }
+
+    @Override
+    public void invalidRing(int queueIndex, RuntimeException cause) {
+        metrics.queue(queueIndex).invalidInput(dev.vhostd.daemon.metrics.InvalidKind.BAD_CHAIN);
+    }
+
+    @Override
+    public void invalidMessage(VhostUserException reason) {
+        metrics.invalidFrontendMessage();
+    }
+
+    @Override
+    public void ended() {
+        metrics.disconnected();
+    }
+}
