@@ -48,6 +48,9 @@ public final class Libc {
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
     public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
+    public static final int FD_CLOEXEC = 1;
     // fallocate(2)
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -99,6 +102,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle DUP3 = downcall("dup3",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FCNTL = downcall("fcntl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle FALLOCATE = downcall("fallocate",
@@ -451,6 +456,29 @@ public final class Libc {
     /** A close-on-exec duplicate of {@code fd}, owned by the caller. */
     public static int dupCloexec(int fd) {
         return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
+
+    /**
+     * dup3(2): makes {@code newfd} refer to what {@code oldfd} refers to, atomically closing what
+     * {@code newfd} referred to before (without shutting a socket down). Retries EINTR.
+     */
+    public static void dup3(int oldfd, int newfd, int flags) {
+        MemorySegment st = state();
+        while (true) {
+            int r;
+            try {
+                r = (int) DUP3.invokeExact(st, oldfd, newfd, flags);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return;
+            }
+            int e = errno(st);
+            if (e != Errno.EINTR) {
+                throw new ErrnoException("dup3", e, "oldfd " + oldfd + " newfd " + newfd);
+            }
+        }
     }
 
     public static void setNonBlocking(int fd) {
