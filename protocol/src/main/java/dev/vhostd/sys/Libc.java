@@ -51,6 +51,13 @@ public final class Libc {
     public static final int F_GETFD = 1;
     public static final int F_SETFD = 2;
     public static final int FD_CLOEXEC = 1;
+    // getsockopt(2), socket(7)
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_TYPE = 3;
+    public static final int SO_ACCEPTCONN = 30;
+    public static final int SO_DOMAIN = 39;
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_STREAM = 1;
     // fallocate(2)
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -102,6 +109,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle DUP3 = downcall("dup3",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FCNTL = downcall("fcntl",
@@ -478,6 +487,23 @@ public final class Libc {
             if (e != Errno.EINTR) {
                 throw new ErrnoException("dup3", e, "oldfd " + oldfd + " newfd " + newfd);
             }
+        }
+    }
+
+    /** getsockopt(2) for an int-valued option (SO_TYPE, SO_DOMAIN, SO_ACCEPTCONN, ...). */
+    public static int getsockoptInt(int fd, int level, int option) {
+        MemorySegment st = state();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = a.allocate(JAVA_INT);
+            MemorySegment len = a.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, (int) JAVA_INT.byteSize());
+            int r = (int) GETSOCKOPT.invokeExact(st, fd, level, option, value, len);
+            if (r != 0) {
+                throw new ErrnoException("getsockopt", errno(st), "fd " + fd + " level " + level + " option " + option);
+            }
+            return value.get(JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
     }
 

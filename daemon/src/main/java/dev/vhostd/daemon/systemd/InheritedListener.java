@@ -45,30 +45,19 @@ public final class InheritedListener implements AutoCloseable {
     }
 
     /**
-     * Adopts listening socket {@code fd}: checks it is a bound AF_UNIX socket, marks it close-on-exec
-     * (inherited fds are not; sd_listen_fds(3) does the same) and wraps it. The listener owns the fd.
+     * Adopts listening socket {@code fd}: checks it is a bound, listening AF_UNIX stream socket, marks
+     * it close-on-exec (inherited fds are not; sd_listen_fds(3) does the same) and wraps it. The
+     * listener owns the fd.
      *
-     * @throws IOException when {@code fd} is not an open, bound AF_UNIX socket
+     * @throws IOException when {@code fd} is not an open, bound, listening AF_UNIX stream socket
      */
     public static InheritedListener adopt(int fd) throws IOException {
-        if (fd < 0) {
-            throw new IllegalArgumentException("--fd must be a non-negative fd number, not " + fd);
+        InheritedSockets.checkUnixStream(fd);
+        if (!InheritedSockets.isListening(fd)) {
+            throw new IOException("fd " + fd + " is a connected socket, not a listening one: a connected fd (as "
+                    + "libvirt passes with --fd) is served as one connection, see InheritedSockets.adoptConnected");
         }
-        Libc.FileStat st;
-        try {
-            st = Libc.fstat(fd);
-        } catch (RuntimeException e) {
-            throw new IOException("fd " + fd + " is not open (" + e.getMessage() + "): start vhostd from its "
-                    + "socket unit, or pass --fd only with an inherited listening socket", e);
-        }
-        if (!st.isSocket()) {
-            throw new IOException("fd " + fd + " is not a socket (st_mode 0" + Integer.toOctalString(st.mode())
-                    + "): --fd needs an inherited listening AF_UNIX socket");
-        }
-        int flags = Libc.fcntl(fd, Libc.F_GETFD, 0);
-        if ((flags & Libc.FD_CLOEXEC) == 0) {
-            Libc.fcntl(fd, Libc.F_SETFD, flags | Libc.FD_CLOEXEC);
-        }
+        InheritedSockets.setCloexec(fd);
         AFUNIXServerSocket server = FileDescriptorCast.unsafeUsing(fd).as(AFUNIXServerSocket.class);
         server.setDeleteOnClose(false);
         server.setShutdownOnClose(false);

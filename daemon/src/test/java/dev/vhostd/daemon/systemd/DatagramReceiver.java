@@ -26,6 +26,16 @@ final class DatagramReceiver implements AutoCloseable {
         return new String(buf, 0, p.getLength(), StandardCharsets.UTF_8);
     }
 
+    /** The next datagram, waiting up to {@code millis} (a child JVM may take long to start). */
+    String receive(int millis) throws IOException {
+        socket.setSoTimeout(millis);
+        try {
+            return receive();
+        } finally {
+            socket.setSoTimeout(5000);
+        }
+    }
+
     /** Whether a datagram arrives within {@code millis}. */
     boolean anyWithin(int millis) throws IOException {
         socket.setSoTimeout(millis);

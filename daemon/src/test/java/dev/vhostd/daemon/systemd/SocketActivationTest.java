@@ -49,7 +49,13 @@ class SocketActivationTest {
                     c.setSoTimeout(30_000);
                     BufferedReader in = new BufferedReader(
                             new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8));
-                    assertEquals("READY=1\nSTATUS=adopted fd 3", notify.receive());
+                    String ready;
+                    try {
+                        ready = notify.receive(60_000);
+                    } catch (java.net.SocketTimeoutException e) {
+                        throw new AssertionError("no READY=1 within 60 s; child log:\n" + log(), e);
+                    }
+                    assertEquals("READY=1\nSTATUS=adopted fd 3", ready);
                     assertEquals("fd=3 name=vhostd fds=1 bound=" + AFUNIXSocketAddress.of(sock), in.readLine(),
                             this::log);
                     c.getOutputStream().write("ping\n".getBytes(StandardCharsets.UTF_8));
@@ -57,7 +63,7 @@ class SocketActivationTest {
                     assertEquals("path-exists-after-close=true", in.readLine(),
                             "closing the adopted socket unlinked the socket unit's path");
                 }
-                assertEquals("STOPPING=1", notify.receive());
+                assertEquals("STOPPING=1", notify.receive(30_000), this::log);
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS), "child did not exit");
                 assertEquals(0, p.exitValue(), this::log);
                 assertTrue(Files.exists(sock), "socket path was removed");
