@@ -18,12 +18,13 @@ COPY . .
 RUN --mount=type=cache,target=/root/.m2 mvn -B -q -DskipTests package \
  && test -s daemon/target/vhostd.jar
 # A runtime holding only the modules the jar uses (jdeps), plus jdk.unsupported (junixsocket and
-# Micrometer probe sun.misc.Unsafe) and jdk.jcmd (thread and heap dumps in production). About a
-# quarter of a full JRE.
+# Micrometer probe sun.misc.Unsafe) and jdk.jcmd (thread and heap dumps in production).
+# --strip-java-debug-attributes, not --strip-debug: on Linux the latter also strips native symbols
+# with objcopy, which JDK images do not ship.
 RUN jdeps --multi-release 25 --ignore-missing-deps --print-module-deps daemon/target/vhostd.jar > /tmp/modules \
  && echo "modules: $(cat /tmp/modules)" \
  && jlink --add-modules "$(cat /tmp/modules),jdk.unsupported,jdk.jcmd" \
-      --strip-debug --no-man-pages --no-header-files --compress=zip-6 --output /opt/vhostd-jre \
+      --strip-java-debug-attributes --no-man-pages --no-header-files --compress=zip-6 --output /opt/vhostd-jre \
  && /opt/vhostd-jre/bin/java --version
 
 FROM ${RUNTIME_IMAGE}

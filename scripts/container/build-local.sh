@@ -69,7 +69,8 @@ if ! have_image "$BUILD"; then
     ctr=$("${bah[@]}" from "$BASE")
     mnt=$("${bah[@]}" mount "$ctr")
     mkdir -p "$mnt/opt/java" "$mnt/usr/share/maven"
-    cp -a "$JDK/." "$mnt/opt/java/openjdk/"
+    # -L: Debian's JDK packages link lib/security/cacerts to /etc/ssl/certs/java, absent here.
+    cp -aL "$JDK/." "$mnt/opt/java/openjdk/"
     tar -xzf "$tarball" -C "$mnt/usr/share/maven" --strip-components=1
     ln -sf /usr/share/maven/bin/mvn "$mnt/usr/bin/mvn"
     "${bah[@]}" umount "$ctr"
