@@ -43,8 +43,9 @@ COPY share/qemu/vhost-user/50-vhostd.json /usr/share/qemu/vhost-user/50-vhostd.j
 # MaxRAMPercentage sizes the heap from the container's memory limit; guest memory (QEMU's memfds)
 # and I/O buffers live outside the heap, so half the limit leaves room for them. Exit on OOM so the
 # orchestrator restarts a clean process instead of a half-working one.
-# VHOSTD_UMASK=0007: the socket vhostd creates is group-writable, so QEMU running in the socket's
-# group (run with --user 10001:<gid of QEMU's group>) can connect; others cannot.
+# VHOSTD_UMASK=0007: image files vhostd creates are group-accessible, not world-readable. (It does not
+# restrict the socket: junixsocket binds it rw-rw-rw- whatever the umask; keep /run/vhostd itself
+# closed, or have vhostd chmod the socket, to limit who may connect.)
 ENV JAVA_HOME=/opt/vhostd-jre \
     PATH=/opt/vhostd-jre/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     VHOSTD_JAVA_OPTS="-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError" \
