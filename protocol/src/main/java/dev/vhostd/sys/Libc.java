@@ -54,6 +54,16 @@ public final class Libc {
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
     public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int F_GETFD = 1;
+    public static final int F_SETFD = 2;
+    public static final int FD_CLOEXEC = 1;
+    // getsockopt(2), socket(7)
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_TYPE = 3;
+    public static final int SO_ACCEPTCONN = 30;
+    public static final int SO_DOMAIN = 39;
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_STREAM = 1;
     // fallocate(2)
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -105,6 +115,10 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle OPEN = downcall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle DUP3 = downcall("dup3",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FCNTL = downcall("fcntl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle FALLOCATE = downcall("fallocate",
@@ -459,6 +473,46 @@ public final class Libc {
     /** A close-on-exec duplicate of {@code fd}, owned by the caller. */
     public static int dupCloexec(int fd) {
         return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    }
+
+    /**
+     * dup3(2): makes {@code newfd} refer to what {@code oldfd} refers to, atomically closing what
+     * {@code newfd} referred to before (without shutting a socket down). Retries EINTR.
+     */
+    public static void dup3(int oldfd, int newfd, int flags) {
+        MemorySegment st = state();
+        while (true) {
+            int r;
+            try {
+                r = (int) DUP3.invokeExact(st, oldfd, newfd, flags);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return;
+            }
+            int e = errno(st);
+            if (e != Errno.EINTR) {
+                throw new ErrnoException("dup3", e, "oldfd " + oldfd + " newfd " + newfd);
+            }
+        }
+    }
+
+    /** getsockopt(2) for an int-valued option (SO_TYPE, SO_DOMAIN, SO_ACCEPTCONN, ...). */
+    public static int getsockoptInt(int fd, int level, int option) {
+        MemorySegment st = state();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = a.allocate(JAVA_INT);
+            MemorySegment len = a.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, (int) JAVA_INT.byteSize());
+            int r = (int) GETSOCKOPT.invokeExact(st, fd, level, option, value, len);
+            if (r != 0) {
+                throw new ErrnoException("getsockopt", errno(st), "fd " + fd + " level " + level + " option " + option);
+            }
+            return value.get(JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     public static void setNonBlocking(int fd) {
