@@ -8,6 +8,7 @@ import dev.vhostd.sys.OwnedFd;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A regular file or block device. Flush is fdatasync; discard punches a hole (files) or issues
@@ -31,6 +32,8 @@ final class FileBackend implements BlockBackend {
     private final boolean discard;
     private final Aio engine;
     private final int queueDepth;
+    /** Queues cache the fd number: closing it under them could send their I/O to another file. */
+    private final AtomicInteger openQueues = new AtomicInteger();
 
     private FileBackend(String path, OwnedFd fd, long capacity, int blockSize, boolean readOnly, boolean direct,
                         boolean blockDevice, boolean discard, Aio engine, int queueDepth) {
@@ -250,14 +253,28 @@ final class FileBackend implements BlockBackend {
     }
 
     @Override
-    public BackendQueue openQueue() {
-        return engine == Aio.IO_URING ? new UringFileQueue(this, queueDepth) : new SyncFileQueue(this);
+    public synchronized BackendQueue openQueue() {
+        if (!fd.isOpen()) {
+            throw new IllegalStateException(describe() + " is closed");
+        }
+        BackendQueue q = engine == Aio.IO_URING ? new UringFileQueue(this, queueDepth) : new SyncFileQueue(this);
+        openQueues.incrementAndGet();
+        return q;
+    }
+
+    /** Called once by each queue's close. */
+    void queueClosed() {
+        openQueues.decrementAndGet();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!fd.isOpen()) {
             return;
+        }
+        if (openQueues.get() > 0) {
+            throw new IllegalStateException("cannot close " + describe() + ": " + openQueues.get()
+                    + " of its queues are still open; close them first");
         }
         try {
             if (!readOnly) {
