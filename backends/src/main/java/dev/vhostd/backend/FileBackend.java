@@ -8,6 +8,7 @@ import dev.vhostd.sys.OwnedFd;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A regular file or block device. Flush is fdatasync; discard punches a hole (files) or issues
@@ -30,10 +31,14 @@ final class FileBackend implements BlockBackend {
     private final boolean blockDevice;
     private final boolean discard;
     private final Aio engine;
+    /** The operator's choice: with AUTO a queue whose ring cannot be made falls back to sync. */
+    private final Aio requested;
     private final int queueDepth;
+    /** Queues cache the fd number: closing it under them could send their I/O to another file. */
+    private final AtomicInteger openQueues = new AtomicInteger();
 
     private FileBackend(String path, OwnedFd fd, long capacity, int blockSize, boolean readOnly, boolean direct,
-                        boolean blockDevice, boolean discard, Aio engine, int queueDepth) {
+                        boolean blockDevice, boolean discard, Aio engine, Aio requested, int queueDepth) {
         this.path = path;
         this.fd = fd;
         this.capacity = capacity;
@@ -43,6 +48,7 @@ final class FileBackend implements BlockBackend {
         this.blockDevice = blockDevice;
         this.discard = discard;
         this.engine = engine;
+        this.requested = requested;
         this.queueDepth = queueDepth;
     }
 
@@ -133,7 +139,7 @@ final class FileBackend implements BlockBackend {
         boolean discard = !o.readOnly() && (st.isBlockDevice() || probePunchHole(fd.fd(), size, bs));
         Aio engine = chooseEngine(path, o.aio());
         return new FileBackend(path, fd, capacity, bs, o.readOnly(), o.direct(), st.isBlockDevice(), discard,
-                engine, o.queueDepth());
+                engine, o.aio(), o.queueDepth());
     }
 
     private static int blockSize(String path, int fd, BackendOptions o, Libc.FileStat st, long size) {
@@ -250,14 +256,41 @@ final class FileBackend implements BlockBackend {
     }
 
     @Override
-    public BackendQueue openQueue() {
-        return engine == Aio.IO_URING ? new UringFileQueue(this, queueDepth) : new SyncFileQueue(this);
+    public synchronized BackendQueue openQueue() {
+        if (!fd.isOpen()) {
+            throw new IllegalStateException(describe() + " is closed");
+        }
+        BackendQueue q = engine == Aio.IO_URING ? uringQueue() : new SyncFileQueue(this);
+        openQueues.incrementAndGet();
+        return q;
+    }
+
+    private BackendQueue uringQueue() {
+        try {
+            return new UringFileQueue(this, queueDepth);
+        } catch (RuntimeException e) {
+            if (requested != Aio.AUTO) {
+                throw e;
+            }
+            // Rings cost kernel memory; running out for one queue should not stop the device.
+            LOG.log(Level.WARNING, e.getMessage() + "; this queue uses synchronous I/O");
+            return new SyncFileQueue(this);
+        }
+    }
+
+    /** Called once by each queue's close. */
+    void queueClosed() {
+        openQueues.decrementAndGet();
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!fd.isOpen()) {
             return;
+        }
+        if (openQueues.get() > 0) {
+            throw new IllegalStateException("cannot close " + describe() + ": " + openQueues.get()
+                    + " of its queues are still open; close them first");
         }
         try {
             if (!readOnly) {

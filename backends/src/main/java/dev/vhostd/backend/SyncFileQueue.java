@@ -49,6 +49,7 @@ final class SyncFileQueue implements BackendQueue {
         if (!closed) {
             closed = true;
             io.close();
+            backend.queueClosed();
         }
     }
 }

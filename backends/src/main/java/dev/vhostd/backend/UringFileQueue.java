@@ -275,5 +275,6 @@ final class UringFileQueue implements BackendQueue {
         Libc.close(eventFd);
         io.close();
         arena.close();
+        backend.queueClosed();
     }
 }

@@ -22,7 +22,7 @@ import java.util.Locale;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp backends/target/test-classes:backends/target/classes:protocol/target/classes \
- *     dev.vhostd.backend.BackendBench [seconds-per-run] [file-size]
+ *     dev.vhostd.backend.BackendBench [seconds-per-run] [file-size] [label-filter]
  * </pre>
  *
  * The loop is a poller's: submit what completed, one flushSubmissions per batch, and when nothing
@@ -37,6 +37,7 @@ public final class BackendBench {
     public static void main(String[] args) throws IOException {
         double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
         long size = args.length > 1 ? Sizes.parse(args[1]) : 256L << 20;
+        String filter = args.length > 2 ? args[2] : "";
         Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "vhostd-bench");
         Path tmp = Files.createTempDirectory(Path.of("/tmp"), "vhostd-bench");
         BackendOptions base = BackendOptions.defaults().withSize(size);
@@ -55,6 +56,9 @@ public final class BackendBench {
         System.out.printf(Locale.ROOT, "%-28s %14s %14s%n", "backend", "randread IOPS", "randwrite IOPS");
         try {
             for (Config c : configs) {
+                if (!c.label().contains(filter)) {
+                    continue;
+                }
                 if (c.options().aio() == Aio.IO_URING && !IoUringSupport.available()) {
                     System.out.printf(Locale.ROOT, "%-28s skipped: %s%n", c.label(), IoUringSupport.unavailableReason());
                     continue;

@@ -158,6 +158,20 @@ class BackendsTest {
     }
 
     @Test
+    void aFileBackendRefusesToCloseUnderItsQueues() {
+        BlockBackend b = Backends.open("file:" + dir.resolve("q.img"), BackendOptions.defaults().withSize(1 << 20));
+        BackendQueue q1 = b.openQueue();
+        BackendQueue q2 = b.openQueue();
+        q1.close();
+        String m = assertThrows(IllegalStateException.class, b::close).getMessage();
+        assertTrue(m.contains("1 of its queues are still open"), m);
+        q2.close();
+        q2.close(); // idempotent, counted once
+        b.close();
+        assertThrows(IllegalStateException.class, b::openQueue);
+    }
+
+    @Test
     void optionsRejectNonsense() {
         BackendOptions d = BackendOptions.defaults();
         assertThrows(IllegalArgumentException.class, () -> d.withLogicalBlockSize(1024));

@@ -237,6 +237,25 @@ public abstract class BlockBackendContract {
     }
 
     @Test
+    void moreSegmentsThanIovMaxAreTransferredWhole() {
+        int count = 1100; // Linux IOV_MAX is 1024: the rest must follow in another call
+        long len = (long) count * block;
+        MemorySegment src = patterned(len, 17);
+        IoOp w = new IoOp(count).setData(IoOp.Type.WRITE, 0);
+        for (int i = 0; i < count; i++) {
+            w.addSegment(src.asSlice((long) i * block, block));
+        }
+        assertEquals(backend.readOnly() ? -Errno.EROFS : 0, run(w));
+        MemorySegment dst = arena.allocate(len, 4096);
+        IoOp r = new IoOp(count).setData(IoOp.Type.READ, 0);
+        for (int i = 0; i < count; i++) {
+            r.addSegment(dst.asSlice((long) i * block, block));
+        }
+        assertEquals(0, run(r));
+        assertContent(dst, 0, afterWrite(0, len, 17));
+    }
+
+    @Test
     void outOfRangeAndMisalignedOpsAreRejectedWithoutTouchingData() {
         long last = CAPACITY - block;
         MemorySegment mark = patterned(block, 5);

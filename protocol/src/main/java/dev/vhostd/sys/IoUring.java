@@ -76,6 +76,7 @@ public final class IoUring implements AutoCloseable {
         try (Arena setup = Arena.ofConfined()) {
             MemorySegment p = setup.allocate(PARAMS_SIZE, 8);
             p.set(JAVA_INT, 8, SETUP_CLAMP);
+            // SAFETY: p is a live 120-byte buffer, the size of struct io_uring_params the kernel fills.
             long r = Libc.syscall(SYS_IO_URING_SETUP, entries, Libc.addressOf(p), 0, 0, 0, 0);
             if (r < 0) {
                 throw new ErrnoException("io_uring_setup", (int) -r, entries + " entries");
@@ -159,12 +160,16 @@ public final class IoUring implements AutoCloseable {
         return sqTail - submittedTail;
     }
 
-    /** Queues a readv of {@code iov} at {@code offset}; false if the submission queue is full. */
+    /**
+     * Queues a readv of {@code iov} at {@code offset}; false if the submission queue is full.
+     * SAFETY: the kernel keeps the raw addresses of the iovec array and of every buffer it lists
+     * until the completion is reaped; the caller keeps all of them alive and untouched till then.
+     */
     public boolean prepReadv(int fd, IoVec iov, long offset, long userData) {
         return prep(OP_READV, fd, offset, Libc.addressOf(iov.segment()), iov.count(), 0, userData);
     }
 
-    /** Queues a writev of {@code iov} at {@code offset}; false if the submission queue is full. */
+    /** Queues a writev of {@code iov} at {@code offset}; false if the queue is full. SAFETY: as {@link #prepReadv}. */
     public boolean prepWritev(int fd, IoVec iov, long offset, long userData) {
         return prep(OP_WRITEV, fd, offset, Libc.addressOf(iov.segment()), iov.count(), 0, userData);
     }
@@ -274,6 +279,7 @@ public final class IoUring implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment arg = a.allocate(JAVA_INT);
             arg.set(JAVA_INT, 0, eventFd);
+            // SAFETY: the kernel reads the one int at arg during the call and keeps no pointer to it.
             long r = Libc.syscall(SYS_IO_URING_REGISTER, ringFd.fd(), REGISTER_EVENTFD, Libc.addressOf(arg), 1, 0, 0);
             if (r < 0) {
                 throw new ErrnoException("io_uring_register(EVENTFD)", (int) -r, "eventfd " + eventFd);
