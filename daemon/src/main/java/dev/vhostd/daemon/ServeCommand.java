@@ -18,7 +18,15 @@ import dev.vhostd.daemon.metrics.MetricsAddress;
 import dev.vhostd.daemon.metrics.MetricsAddressConverter;
 import dev.vhostd.daemon.metrics.MetricsServer;
 import dev.vhostd.daemon.metrics.VhostdMetrics;
+import dev.vhostd.daemon.systemd.InheritedSockets;
+import dev.vhostd.daemon.systemd.ListenFds;
+import dev.vhostd.daemon.systemd.SdNotify;
+import dev.vhostd.daemon.systemd.Watchdog;
+import dev.vhostd.protocol.connection.VhostUserConnection;
 import dev.vhostd.protocol.connection.VhostUserServer;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
+import org.newsclub.net.unix.AFUNIXSocket;
 import dev.vhostd.protocol.engine.VhostUserEngine;
 import dev.vhostd.protocol.poll.PollerGroup;
 import picocli.CommandLine;
@@ -99,7 +107,19 @@ public final class ServeCommand implements Callable<Integer> {
             System.out.println(Capabilities.json());
             return 0;
         }
+        ListenFds passed = ListenFds.fromEnvironment();
+        if (socket == null && fd == null && !passed.isEmpty()) {
+            fd = passed.select("vhostd").fd(); // socket activation without --fd
+        } else if (fd != null && !passed.isEmpty() && !passed.contains(fd)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--fd " + fd + " is not among the sockets systemd passed " + passed.fds());
+        }
         validate();
+        boolean listening = true;
+        if (fd != null) {
+            InheritedSockets.checkUnixStream(fd);
+            listening = InheritedSockets.isListening(fd);
+        }
         String uri = blkFile != null ? "file:" + blkFile : backend;
         BackendOptions backendOptions = new BackendOptions(size == null ? 0 : Sizes.parse(size), readOnly, direct,
                 logicalBlockSize == null ? 0 : logicalBlockSize, Aio.parse(aio), queueSize);
@@ -112,7 +132,9 @@ public final class ServeCommand implements Callable<Integer> {
         try (storage;
                 VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
-                VhostUserServer server = fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket);
+                SdNotify notify = SdNotify.fromEnvironment();
+                VhostUserServer server = !listening ? null
+                        : fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket);
                 MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, serving::get) : null) {
             DeviceMetrics deviceMetrics = registry.device(name);
             deviceMetrics.guestMemoryMapped(() -> {
@@ -123,8 +145,21 @@ public final class ServeCommand implements Callable<Integer> {
             VirtioBlkDevice device = new VirtioBlkDevice(storage, blk, deviceMetrics);
             // SIGTERM/SIGINT: stop accepting, end the session (its rings drain their in-flight
             // requests), then fall out of serve() so the backend is flushed and closed and we exit 0.
+            if (socket != null) {
+                // Only the owner and its group (the QEMU user's) may connect: a client can read and
+                // write the whole disk.
+                server.setPermissions(PosixFilePermissions.fromString("rw-rw----"));
+            }
+            if (!listening) {
+                // libvirt-style --fd: one already connected front-end, served once.
+                serveConnected(fd, name, device, group, telemetry, notify);
+                return 0;
+            }
+            Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, serving::get);
             Runnable stop = () -> {
                 LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
+                watchdog.ifPresent(Watchdog::close);
+                notify.stopping();
                 serving.set(false);
                 server.close();
             };
@@ -137,6 +172,7 @@ public final class ServeCommand implements Callable<Integer> {
                         + endpoint.address().getPort() + "/metrics");
             }
             serving.set(true);
+            notify.ready("serving " + storage.describe() + " on " + (socket != null ? socket : "fd " + fd));
             try {
                 server.serve(() -> {
                     VhostUserEngine engine = new VhostUserEngine(name, device, group, telemetry, telemetry);
@@ -150,6 +186,17 @@ public final class ServeCommand implements Callable<Integer> {
         }
         LOG.log(Level.INFO, "stopped");
         return 0;
+    }
+
+    private static void serveConnected(int fd, String name, VirtioBlkDevice device, PollerGroup group,
+            DeviceTelemetry telemetry, SdNotify notify) throws java.io.IOException {
+        AFUNIXSocket connected = InheritedSockets.adoptConnected(fd);
+        VhostUserEngine engine = new VhostUserEngine(name, device, group, telemetry, telemetry);
+        VhostUserConnection connection = new VhostUserConnection(connected, engine);
+        engine.attached(connection::close);
+        StopSignals.install(connection::close);
+        notify.ready("serving a connected front-end on fd " + fd);
+        connection.run();
     }
 
     private void validate() {

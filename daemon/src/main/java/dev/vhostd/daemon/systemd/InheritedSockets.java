@@ -55,7 +55,7 @@ public final class InheritedSockets {
     public static AFUNIXSocket adoptConnected(int fd) throws IOException {
         checkUnixStream(fd);
         if (isListening(fd)) {
-            throw new IOException("fd " + fd + " is a listening socket: adopt it with InheritedListener");
+            throw new IOException("fd " + fd + " is a listening socket: vhostd serves it as a listener (VhostUserServer.adopt)");
         }
         setCloexec(fd);
         return FileDescriptorCast.unsafeUsing(fd).as(AFUNIXSocket.class);

@@ -33,7 +33,6 @@ public final class VhostUserServer implements AutoCloseable {
     private static final int BACKLOG = 16;
     /** How often the accept loop of an adopted socket looks at {@link #closed} (see {@link #adopt}). */
     private static final int ACCEPT_POLL_MS = 200;
-    private static final long SYS_DUP3 = 292; // x86-64
 
     private final AFUNIXServerSocket socket;
     /** The socket file, or null when it is unknown (an adopted unnamed socket). */
@@ -224,11 +223,7 @@ public final class VhostUserServer implements AutoCloseable {
             int fd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
             int devNull = Libc.open("/dev/null", Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
             try {
-                long r = Libc.syscall(SYS_DUP3, devNull, fd, Libc.O_CLOEXEC, 0, 0, 0);
-                if (r < 0) {
-                    LOG.log(Level.WARNING, "cannot detach the inherited socket (dup3 errno {0}); leaving it open", -r);
-                    return false;
-                }
+                Libc.dup3(devNull, fd, Libc.O_CLOEXEC);
             } finally {
                 Libc.close(devNull);
             }
