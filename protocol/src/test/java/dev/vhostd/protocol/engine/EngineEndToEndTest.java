@@ -191,7 +191,12 @@ class EngineEndToEndTest {
             q.publishAvail();
             new EventFd().signal(kick[0]);
             waitUsedIdx(q, 6);
-            assertTrue(new EventFd().drain(call[0]) >= 1, "crossing used_event=4 must interrupt");
+            // The poller signals right after publishing used idx: wait for it rather than race it.
+            try (Epoll ep = new Epoll(1)) {
+                ep.add(call[0], Epoll.EPOLLIN, 0);
+                assertEquals(1, ep.await(5000), "crossing used_event=4 must interrupt");
+            }
+            assertTrue(new EventFd().drain(call[0]) >= 1);
         }
     }
 
