@@ -58,6 +58,20 @@ class ChainFuzzTest {
         assertEquals(q.publishedUsed(), Short.toUnsignedInt(DRIVER.segment(ChainFuzzInput.USED_GPA + 2, 2).get(LE16, 0)));
     }
 
+    /** "ok", "invalid" or "broken": how the first pop on this input ends (for checking the seeds). */
+    static String outcome(ChainFuzzInput in) {
+        layOut(in);
+        SplitQueue q = SplitQueue.fromGuestAddresses(DRIVER.memory(), in.size(), ChainFuzzInput.DESC_GPA,
+                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, false);
+        try {
+            return q.pop(CHAIN) ? "ok" : "empty";
+        } catch (InvalidChainException e) {
+            return "invalid";
+        } catch (QueueBrokenException e) {
+            return "broken";
+        }
+    }
+
     private static void layOut(ChainFuzzInput in) {
         int size = in.size();
         MemorySegment desc = DRIVER.segment(ChainFuzzInput.DESC_GPA, 16L * ChainFuzzInput.MAX_SIZE);
