@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
  * The byte format the chain-walking fuzz target reads, and a writer for seeds. Missing bytes read as
  * zero, so any byte string is a valid input. All fields little-endian:
  * <pre>
- *   u8  sizeLog        queue size = 1 << (sizeLog % 7)   (1..64)
+ *   u8  sizeLog        queue size = 1 << ((sizeLog & 0x7f) % 7)   (1..64); bit 7: EVENT_IDX
  *   u16 nextAvail      device's starting avail index
  *   u16 availIdx       driver's published avail idx
  *   u16 ring[size]     avail ring entries
@@ -42,7 +42,11 @@ final class ChainFuzzInput {
     final int[] inext = new int[MAX_INDIRECT];
 
     int size() {
-        return 1 << (sizeLog % 7);
+        return 1 << ((sizeLog & 0x7F) % 7);
+    }
+
+    boolean eventIdx() {
+        return (sizeLog & 0x80) != 0;
     }
 
     static ChainFuzzInput parse(byte[] data) {

@@ -34,7 +34,8 @@ class ChainFuzzTest {
         long total = DRIVER.totalBytes();
         layOut(in);
         SplitQueue q = SplitQueue.fromGuestAddresses(DRIVER.memory(), size, ChainFuzzInput.DESC_GPA,
-                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, false);
+                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, in.eventIdx());
+        q.disableNotifications();
         int pops = 0;
         while (true) {
             try {
@@ -55,6 +56,9 @@ class ChainFuzzTest {
             assertTrue(pops <= size, "popped " + pops + " chains from a queue of " + size);
         }
         q.publishUsed();
+        if (!q.isBroken()) {
+            assertEquals(q.pendingAvail() != 0, q.enableNotifications());
+        }
         assertEquals(q.publishedUsed(), Short.toUnsignedInt(DRIVER.segment(ChainFuzzInput.USED_GPA + 2, 2).get(LE16, 0)));
     }
 
