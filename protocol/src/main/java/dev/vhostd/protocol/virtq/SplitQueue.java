@@ -224,17 +224,19 @@ public final class SplitQueue {
             // Acquire pairs with the driver's release (its write barrier before the idx store,
             // section 2.7.13.3 "Updating idx"), making the ring entries and descriptors below idx visible.
             cachedAvailIdx = loadAvailIdx();
-            int pending = (cachedAvailIdx - nextAvail) & 0xFFFF;
-            // Limit: the driver can have at most Queue Size entries outstanding, so avail idx runs ahead of
-            // what we consumed by at most size (section 2.7.6: ring[] has Queue Size slots).
-            if (pending > size) {
-                throw breakQueue("available index " + cachedAvailIdx + " is " + pending
-                        + " entries ahead of the device's next index " + nextAvail + ", more than the queue size "
-                        + size);
-            }
-            if (pending == 0) {
-                return false;
-            }
+        }
+        // Checked on every pop, not only after a load: enableNotifications() and pendingAvail() also
+        // refresh the cached idx.
+        int pending = (cachedAvailIdx - nextAvail) & 0xFFFF;
+        // Limit: the driver can have at most Queue Size entries outstanding, so avail idx runs ahead of
+        // what we consumed by at most size (section 2.7.6: ring[] has Queue Size slots).
+        if (pending > size) {
+            throw breakQueue("available index " + cachedAvailIdx + " is " + pending
+                    + " entries ahead of the device's next index " + nextAvail + ", more than the queue size "
+                    + size);
+        }
+        if (pending == 0) {
+            return false;
         }
         int head = Short.toUnsignedInt(avail.get(LE16, RING_ENTRIES + 2L * (nextAvail & mask)));
         // Limit: a head is a descriptor table index, below Queue Size (section 2.7.5). With a head out of

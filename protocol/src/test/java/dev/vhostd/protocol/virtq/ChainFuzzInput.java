@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
  *   desc[size]         descriptor table: u64 addr, u32 len, u16 flags, u16 next
  *   u8  indirectCount  entries of the indirect table at {@link #INDIRECT_GPA}
  *   desc[indirectCount]
+ *   u8  options        bit 0: call enableNotifications() before the first pop
  * </pre>
  */
 final class ChainFuzzInput {
@@ -36,6 +37,7 @@ final class ChainFuzzInput {
     final int[] flags = new int[MAX_SIZE];
     final int[] next = new int[MAX_SIZE];
     int indirectCount;
+    int options;
     final long[] iaddr = new long[MAX_INDIRECT];
     final int[] ilen = new int[MAX_INDIRECT];
     final int[] iflags = new int[MAX_INDIRECT];
@@ -50,7 +52,7 @@ final class ChainFuzzInput {
     }
 
     static ChainFuzzInput parse(byte[] data) {
-        ByteBuffer b = ByteBuffer.allocate(Math.max(data.length, 4 + 2 * MAX_SIZE + 16 * MAX_SIZE + 1 + 16 * MAX_INDIRECT + 8))
+        ByteBuffer b = ByteBuffer.allocate(Math.max(data.length, 4 + 2 * MAX_SIZE + 16 * MAX_SIZE + 1 + 16 * MAX_INDIRECT + 9))
                 .order(ByteOrder.LITTLE_ENDIAN);
         b.put(data).flip();
         b.limit(b.capacity());
@@ -75,12 +77,13 @@ final class ChainFuzzInput {
             in.iflags[i] = Short.toUnsignedInt(b.getShort());
             in.inext[i] = Short.toUnsignedInt(b.getShort());
         }
+        in.options = Byte.toUnsignedInt(b.get());
         return in;
     }
 
     byte[] toBytes() {
         int size = size();
-        ByteBuffer b = ByteBuffer.allocate(5 + 2 * size + 16 * size + 1 + 16 * indirectCount).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(5 + 2 * size + 16 * size + 1 + 16 * indirectCount + 1).order(ByteOrder.LITTLE_ENDIAN);
         b.put((byte) sizeLog).putShort((short) nextAvail).putShort((short) availIdx);
         for (int i = 0; i < size; i++) {
             b.putShort((short) ring[i]);
@@ -92,6 +95,7 @@ final class ChainFuzzInput {
         for (int i = 0; i < indirectCount; i++) {
             b.putLong(iaddr[i]).putInt(ilen[i]).putShort((short) iflags[i]).putShort((short) inext[i]);
         }
+        b.put((byte) options);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.writeBytes(b.array());
         return out.toByteArray();

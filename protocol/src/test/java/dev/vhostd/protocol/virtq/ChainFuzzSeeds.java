@@ -70,6 +70,15 @@ final class ChainFuzzSeeds {
         ChainFuzzInput ahead = one(3).desc(0, BUF, 16, 0, 0);
         ahead.availIdx = 9;
         s.put("avail-too-far-ahead", ahead);
+        ChainFuzzInput aheadAfterEnable = one(3).desc(0, BUF, 16, 0, 0);
+        aheadAfterEnable.availIdx = 1000;
+        aheadAfterEnable.sizeLog |= 0x80;
+        aheadAfterEnable.options = 1;
+        s.put("avail-too-far-ahead-after-enable", aheadAfterEnable);
+        ChainFuzzInput eventIdx = one(3).desc(0, BUF, 16, 0, 0);
+        eventIdx.sizeLog |= 0x80;
+        eventIdx.options = 1;
+        s.put("valid-event-idx", eventIdx);
         return s;
     }
 

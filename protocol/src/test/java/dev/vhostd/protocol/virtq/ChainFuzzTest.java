@@ -36,6 +36,9 @@ class ChainFuzzTest {
         SplitQueue q = SplitQueue.fromGuestAddresses(DRIVER.memory(), size, ChainFuzzInput.DESC_GPA,
                 ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, in.eventIdx());
         q.disableNotifications();
+        if ((in.options & 1) != 0) {
+            q.enableNotifications();
+        }
         int pops = 0;
         while (true) {
             try {
@@ -66,8 +69,11 @@ class ChainFuzzTest {
     static String outcome(ChainFuzzInput in) {
         layOut(in);
         SplitQueue q = SplitQueue.fromGuestAddresses(DRIVER.memory(), in.size(), ChainFuzzInput.DESC_GPA,
-                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, false);
+                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, in.eventIdx());
         try {
+            if ((in.options & 1) != 0) {
+                q.enableNotifications();
+            }
             return q.pop(CHAIN) ? "ok" : "empty";
         } catch (InvalidChainException e) {
             return "invalid";

@@ -307,6 +307,17 @@ class SplitQueueTest {
     }
 
     @Test
+    void availIdxTooFarAheadIsCaughtAfterEnableNotificationsToo() {
+        FakeDriverQueue dq = driver.addQueue(4);
+        SplitQueue q = dq.deviceQueue(true);
+        dq.setAvailIdx(1000);
+        assertTrue(q.enableNotifications());
+        assertEquals(1000, q.pendingAvail());
+        assertThrows(QueueBrokenException.class, () -> q.pop(new DescriptorChain(4)));
+        assertTrue(q.isBroken());
+    }
+
+    @Test
     void availIdxExactlyQueueSizeAheadIsFine() {
         FakeDriverQueue dq = driver.addQueue(4);
         SplitQueue q = dq.deviceQueue(false);
