@@ -43,7 +43,8 @@ public record GuestRegion(long guestPhysAddr, long size, long userAddr, MemorySe
 
     @Override
     public String toString() {
-        return "GuestRegion[gpa " + GuestMemoryException.hex(guestPhysAddr) + ".." + GuestMemoryException.hex(guestPhysAddr + size)
+        return "GuestRegion[gpa " + GuestMemoryException.hex(guestPhysAddr) + ".."
+                + GuestMemoryException.hex(guestPhysAddr + size)
                 + ", uaddr " + GuestMemoryException.hex(userAddr) + ", " + size + " bytes]";
     }
 }

@@ -1,6 +1,10 @@
 package dev.vhostd.protocol.virtq;
 
-/** VIRTIO_F_EVENT_IDX arithmetic (virtio 1.x section 2.7.10, vring_need_event in section 2.7.13). */
+/**
+ * VIRTIO_F_EVENT_IDX arithmetic: the rule of virtio 1.2 sections 2.7.7 "Used Buffer Notification
+ * Suppression" and 2.7.10 "Available Buffer Notification Suppression", written as vring_need_event in
+ * the spec's virtio_queue.h appendix.
+ */
 public final class EventIdx {
     private EventIdx() {}
 

@@ -9,7 +9,8 @@ import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 
 /**
- * The device side of one split virtqueue (virtio 1.x section 2.7): pops descriptor chains the driver
+ * The device side of one split virtqueue (virtio 1.x section 2.7; section numbers below follow virtio
+ * 1.2, titles quoted where it helps to find them in other versions): pops descriptor chains the driver
  * made available, validating every field the guest controls, and returns them through the used ring
  * with EVENT_IDX or flag based notification suppression.
  *
@@ -221,19 +222,21 @@ public final class SplitQueue {
         }
         if (nextAvail == cachedAvailIdx) {
             // Acquire pairs with the driver's release (its write barrier before the idx store,
-            // section 2.7.13.3), making the ring entries and descriptors below idx visible.
+            // section 2.7.13.3 "Updating idx"), making the ring entries and descriptors below idx visible.
             cachedAvailIdx = loadAvailIdx();
-            int pending = (cachedAvailIdx - nextAvail) & 0xFFFF;
-            // Limit: the driver can have at most Queue Size entries outstanding, so avail idx runs ahead of
-            // what we consumed by at most size (section 2.7.6: ring[] has Queue Size slots).
-            if (pending > size) {
-                throw breakQueue("available index " + cachedAvailIdx + " is " + pending
-                        + " entries ahead of the device's next index " + nextAvail + ", more than the queue size "
-                        + size);
-            }
-            if (pending == 0) {
-                return false;
-            }
+        }
+        // Checked on every pop, not only after a load: enableNotifications() and pendingAvail() also
+        // refresh the cached idx.
+        int pending = (cachedAvailIdx - nextAvail) & 0xFFFF;
+        // Limit: the driver can have at most Queue Size entries outstanding, so avail idx runs ahead of
+        // what we consumed by at most size (section 2.7.6: ring[] has Queue Size slots).
+        if (pending > size) {
+            throw breakQueue("available index " + cachedAvailIdx + " is " + pending
+                    + " entries ahead of the device's next index " + nextAvail + ", more than the queue size "
+                    + size);
+        }
+        if (pending == 0) {
+            return false;
         }
         int head = Short.toUnsignedInt(avail.get(LE16, RING_ENTRIES + 2L * (nextAvail & mask)));
         // Limit: a head is a descriptor table index, below Queue Size (section 2.7.5). With a head out of
@@ -273,7 +276,8 @@ public final class SplitQueue {
             int next = Short.toUnsignedInt(table.get(LE16, off + 14));
 
             if ((flags & VIRTQ_DESC_F_INDIRECT) != 0) {
-                // Section 2.7.5.3.1: no INDIRECT inside an indirect table (one table per chain) ...
+                // Section 2.7.5.3.1 (Indirect Descriptors, driver requirements): no INDIRECT inside an
+                // indirect table (one table per chain) ...
                 if (inIndirect) {
                     throw new InvalidChainException(head, "indirect descriptor " + idx
                             + " inside an indirect table (nested tables are forbidden, virtio 1.x 2.7.5.3.1)");
@@ -311,7 +315,8 @@ public final class SplitQueue {
                         + " descriptors (queue size); a loop or an over-long chain");
             }
             boolean writable = (flags & VIRTQ_DESC_F_WRITE) != 0;
-            // Section 2.7.4.2: device-writable buffers come after all device-readable ones.
+            // Section 2.7.4.2 (Message Framing, driver requirements): device-writable buffers come
+            // after all device-readable ones.
             if (!writable && seenWritable) {
                 throw new InvalidChainException(head, "device-readable descriptor " + idx
                         + " follows a device-writable one (virtio 1.x 2.7.4.2)");
@@ -359,7 +364,8 @@ public final class SplitQueue {
 
     /**
      * Makes all added used elements visible to the driver and decides whether it wants an interrupt
-     * (section 2.7.10). Returns true if the caller must signal the call eventfd.
+     * (section 2.7.7 "Used Buffer Notification Suppression"). Returns true if the caller must signal
+     * the call eventfd.
      */
     public boolean publishUsed() {
         if (shadowUsed == publishedUsed) {
@@ -404,8 +410,10 @@ public final class SplitQueue {
     /**
      * Tells the driver that kicks are not needed while we poll. Without EVENT_IDX this sets
      * VIRTQ_USED_F_NO_NOTIFY. With EVENT_IDX nothing is written: the driver kicks only when its avail
-     * idx passes avail_event (section 2.7.10), and avail_event stays at the value the last
-     * {@link #enableNotifications()} wrote, so once passed the driver stays quiet until we re-enable.
+     * idx passes avail_event (section 2.7.10 "Available Buffer Notification Suppression"), and
+     * avail_event stays at the value the last {@link #enableNotifications()} wrote, so once passed the
+     * driver stays quiet until we re-enable. (An idx that runs 65536 entries past it while we are busy
+     * causes one spurious kick, which the device must tolerate anyway.)
      */
     public void disableNotifications() {
         if (!eventIdx) {

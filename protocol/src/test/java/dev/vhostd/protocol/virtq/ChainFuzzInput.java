@@ -8,13 +8,14 @@ import java.nio.ByteOrder;
  * The byte format the chain-walking fuzz target reads, and a writer for seeds. Missing bytes read as
  * zero, so any byte string is a valid input. All fields little-endian:
  * <pre>
- *   u8  sizeLog        queue size = 1 << (sizeLog % 7)   (1..64)
+ *   u8  sizeLog        queue size = 1 << ((sizeLog & 0x7f) % 7)   (1..64); bit 7: EVENT_IDX
  *   u16 nextAvail      device's starting avail index
  *   u16 availIdx       driver's published avail idx
  *   u16 ring[size]     avail ring entries
  *   desc[size]         descriptor table: u64 addr, u32 len, u16 flags, u16 next
  *   u8  indirectCount  entries of the indirect table at {@link #INDIRECT_GPA}
  *   desc[indirectCount]
+ *   u8  options        bit 0: call enableNotifications() before the first pop
  * </pre>
  */
 final class ChainFuzzInput {
@@ -36,17 +37,22 @@ final class ChainFuzzInput {
     final int[] flags = new int[MAX_SIZE];
     final int[] next = new int[MAX_SIZE];
     int indirectCount;
+    int options;
     final long[] iaddr = new long[MAX_INDIRECT];
     final int[] ilen = new int[MAX_INDIRECT];
     final int[] iflags = new int[MAX_INDIRECT];
     final int[] inext = new int[MAX_INDIRECT];
 
     int size() {
-        return 1 << (sizeLog % 7);
+        return 1 << ((sizeLog & 0x7F) % 7);
+    }
+
+    boolean eventIdx() {
+        return (sizeLog & 0x80) != 0;
     }
 
     static ChainFuzzInput parse(byte[] data) {
-        ByteBuffer b = ByteBuffer.allocate(Math.max(data.length, 4 + 2 * MAX_SIZE + 16 * MAX_SIZE + 1 + 16 * MAX_INDIRECT + 8))
+        ByteBuffer b = ByteBuffer.allocate(Math.max(data.length, 4 + 2 * MAX_SIZE + 16 * MAX_SIZE + 1 + 16 * MAX_INDIRECT + 9))
                 .order(ByteOrder.LITTLE_ENDIAN);
         b.put(data).flip();
         b.limit(b.capacity());
@@ -71,12 +77,13 @@ final class ChainFuzzInput {
             in.iflags[i] = Short.toUnsignedInt(b.getShort());
             in.inext[i] = Short.toUnsignedInt(b.getShort());
         }
+        in.options = Byte.toUnsignedInt(b.get());
         return in;
     }
 
     byte[] toBytes() {
         int size = size();
-        ByteBuffer b = ByteBuffer.allocate(5 + 2 * size + 16 * size + 1 + 16 * indirectCount).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(5 + 2 * size + 16 * size + 1 + 16 * indirectCount + 1).order(ByteOrder.LITTLE_ENDIAN);
         b.put((byte) sizeLog).putShort((short) nextAvail).putShort((short) availIdx);
         for (int i = 0; i < size; i++) {
             b.putShort((short) ring[i]);
@@ -88,6 +95,7 @@ final class ChainFuzzInput {
         for (int i = 0; i < indirectCount; i++) {
             b.putLong(iaddr[i]).putInt(ilen[i]).putShort((short) iflags[i]).putShort((short) inext[i]);
         }
+        b.put((byte) options);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.writeBytes(b.array());
         return out.toByteArray();

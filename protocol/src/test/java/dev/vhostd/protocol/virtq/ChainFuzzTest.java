@@ -34,7 +34,11 @@ class ChainFuzzTest {
         long total = DRIVER.totalBytes();
         layOut(in);
         SplitQueue q = SplitQueue.fromGuestAddresses(DRIVER.memory(), size, ChainFuzzInput.DESC_GPA,
-                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, false);
+                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, in.eventIdx());
+        q.disableNotifications();
+        if ((in.options & 1) != 0) {
+            q.enableNotifications();
+        }
         int pops = 0;
         while (true) {
             try {
@@ -55,7 +59,27 @@ class ChainFuzzTest {
             assertTrue(pops <= size, "popped " + pops + " chains from a queue of " + size);
         }
         q.publishUsed();
+        if (!q.isBroken()) {
+            assertEquals(q.pendingAvail() != 0, q.enableNotifications());
+        }
         assertEquals(q.publishedUsed(), Short.toUnsignedInt(DRIVER.segment(ChainFuzzInput.USED_GPA + 2, 2).get(LE16, 0)));
+    }
+
+    /** "ok", "invalid" or "broken": how the first pop on this input ends (for checking the seeds). */
+    static String outcome(ChainFuzzInput in) {
+        layOut(in);
+        SplitQueue q = SplitQueue.fromGuestAddresses(DRIVER.memory(), in.size(), ChainFuzzInput.DESC_GPA,
+                ChainFuzzInput.AVAIL_GPA, ChainFuzzInput.USED_GPA, in.nextAvail, in.eventIdx());
+        try {
+            if ((in.options & 1) != 0) {
+                q.enableNotifications();
+            }
+            return q.pop(CHAIN) ? "ok" : "empty";
+        } catch (InvalidChainException e) {
+            return "invalid";
+        } catch (QueueBrokenException e) {
+            return "broken";
+        }
     }
 
     private static void layOut(ChainFuzzInput in) {
