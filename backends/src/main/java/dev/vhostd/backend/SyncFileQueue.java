@@ -1,7 +1,7 @@
 package dev.vhostd.backend;
 
 /** aio=sync: every operation runs to completion on the caller's thread with preadv/pwritev. */
-final class SyncFileQueue implements BackendQueue {
+final class SyncFileQueue implements SynchronousQueue {
     private final FileBackend backend;
     private final FileIo io;
     private boolean closed;
@@ -25,24 +25,6 @@ final class SyncFileQueue implements BackendQueue {
     long bounced() {
         return io.bounced();
     }
-
-    @Override
-    public int reap(CompletionSink sink) {
-        return 0;
-    }
-
-    @Override
-    public int inFlight() {
-        return 0;
-    }
-
-    @Override
-    public int completionFd() {
-        return -1;
-    }
-
-    @Override
-    public void drain(CompletionSink sink) {}
 
     @Override
     public void close() {

@@ -4,7 +4,7 @@ package dev.vhostd.backend;
  * A queue whose backend completes every operation on the caller's thread (memory, null): submit
  * always returns true and nothing is ever in flight.
  */
-final class SyncQueue implements BackendQueue {
+final class SyncQueue implements SynchronousQueue {
     /** Runs one validated operation; returns 0 or a negative errno. */
     @FunctionalInterface
     interface Executor {
@@ -29,24 +29,6 @@ final class SyncQueue implements BackendQueue {
         op.complete(r != 0 ? r : executor.execute(op));
         return true;
     }
-
-    @Override
-    public int reap(CompletionSink sink) {
-        return 0;
-    }
-
-    @Override
-    public int inFlight() {
-        return 0;
-    }
-
-    @Override
-    public int completionFd() {
-        return -1;
-    }
-
-    @Override
-    public void drain(CompletionSink sink) {}
 
     @Override
     public void close() {
