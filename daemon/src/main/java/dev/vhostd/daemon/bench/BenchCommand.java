@@ -1,6 +1,6 @@
 package dev.vhostd.daemon.bench;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Load-test a vhost-user-blk back-end by acting as its front-end (QEMU's role).",
                 "Progress goes to stderr each second; the summary and a final 'RESULT k=v ...' line (or JSON with --json) to stdout.",
-                "Exit status: 0 ok, 1 request errors or verify mismatches, 2 usage or connection errors."})
+                "Exit status: 0 ok, 1 request errors, verify mismatches or a failure, 2 bad options."})
 public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--socket", paramLabel = "PATH", required = true, description = "The back-end's vhost-user socket.")
     Path socket;
@@ -90,7 +90,8 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException | ArithmeticException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        PrintStream err = System.err;
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = spec.commandLine().getOut();
         VhostUserBlkFrontend.Options options = new VhostUserBlkFrontend.Options(config.queues(),
                 config.effectiveQueueSize(), config.eventIdx(), BenchRunner.bufferBytes(config));
         BenchResult result;
@@ -98,11 +99,12 @@ public final class BenchCommand implements Callable<Integer> {
             long pid = config.backendPid() > 0 ? config.backendPid() : device.connection().peerPid();
             err.printf("connected to %s: %d bytes, %d queue(s) offered, features 0x%x, back-end pid %d%n", config.socket(),
                     device.capacityBytes(), device.backendQueues(), device.features(), pid);
+            err.flush();
             result = new BenchRunner(device, config, pid, err).run();
         }
-        System.out.print(json ? result.json() + System.lineSeparator() : result.summary() + result.resultLine()
+        out.print(json ? result.json() + System.lineSeparator() : result.summary() + result.resultLine()
                 + System.lineSeparator());
-        System.out.flush();
+        out.flush();
         return result.errors() > 0 || result.mismatches() > 0 ? 1 : 0;
     }
 

@@ -1,7 +1,7 @@
 package dev.vhostd.daemon.bench;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 
 import dev.vhostd.protocol.frontend.VhostUserBlkFrontend;
@@ -18,14 +18,14 @@ import dev.vhostd.sys.EventFd;
 public final class BenchRunner {
     private final VhostUserBlkFrontend device;
     private final BenchConfig config;
-    private final PrintStream progress;
+    private final PrintWriter progress;
     private final long backendPid;
     private final RunStats stats = new RunStats();
     private final QueueLoad[] loads;
     private final EventFd callDrain = new EventFd();
     private final long blocks;
 
-    public BenchRunner(VhostUserBlkFrontend device, BenchConfig config, long backendPid, PrintStream progress) {
+    public BenchRunner(VhostUserBlkFrontend device, BenchConfig config, long backendPid, PrintWriter progress) {
         this.device = device;
         this.config = config;
         this.progress = progress;
@@ -122,6 +122,7 @@ public final class BenchRunner {
                 long ops = stats.ops();
                 progress.printf(Locale.ROOT, "[%5.1fs]%s %,10d IOPS%n", (now - start) / 1e9, ramping ? " ramp" : "",
                         ops - opsAtTick);
+                progress.flush();
                 opsAtTick = ops;
                 nextTick += 1_000_000_000L;
             }

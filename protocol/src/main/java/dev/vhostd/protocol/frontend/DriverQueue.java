@@ -101,6 +101,18 @@ public final class DriverQueue {
                 ram.userAddress(usedBuffer.guestAddress()), ram.userAddress(availBuffer.guestAddress()), 0);
     }
 
+    public long descGuestAddress() {
+        return descBuffer.guestAddress();
+    }
+
+    public long availGuestAddress() {
+        return availBuffer.guestAddress();
+    }
+
+    public long usedGuestAddress() {
+        return usedBuffer.guestAddress();
+    }
+
     public int freeDescriptors() {
         return freeCount;
     }

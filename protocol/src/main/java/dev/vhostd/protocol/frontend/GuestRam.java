@@ -77,6 +77,16 @@ public final class GuestRam implements AutoCloseable {
         return fd.fd();
     }
 
+    /** The bytes at guest-physical {@code gpa .. gpa+length}, which must lie inside this RAM. */
+    public MemorySegment slice(long gpa, long length) {
+        long off = gpa - guestBase;
+        if (off < 0 || length < 0 || off > memory.byteSize() || length > memory.byteSize() - off) {
+            throw new IndexOutOfBoundsException("guest range 0x" + Long.toHexString(gpa) + "+" + length
+                    + " is outside guest RAM");
+        }
+        return memory.asSlice(off, length);
+    }
+
     /** The user address the back-end will see for {@code gpa} in ring addresses. */
     public long userAddress(long gpa) {
         long off = gpa - guestBase;
