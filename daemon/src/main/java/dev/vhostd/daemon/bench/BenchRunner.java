@@ -31,6 +31,9 @@ public final class BenchRunner {
         this.progress = progress;
         this.backendPid = backendPid;
         long capacity = device.capacityBytes();
+        if (capacity == 0) {
+            throw new IllegalArgumentException("the disk is empty (the back-end reports a capacity of 0 bytes)");
+        }
         long range = config.rangeBytes() == 0 ? capacity : config.rangeBytes();
         if (range <= 0) {
             throw new IllegalArgumentException("the back-end did not report the disk size (no CONFIG protocol "

@@ -82,7 +82,8 @@ public final class LatencyHistogram {
         if (total == 0) {
             return 0;
         }
-        long rank = Math.max(1, (long) Math.ceil(percentile / 100.0 * total));
+        // The epsilon keeps 99.9% of 1000 at rank 999 despite 0.999 * 1000 = 999.0000000000001.
+        long rank = Math.max(1, (long) Math.ceil(percentile / 100.0 * total - 1e-9));
         long seen = 0;
         for (int i = 0; i < BUCKETS; i++) {
             seen += counts[i];
