@@ -26,6 +26,8 @@ public final class VhostUserFrontend implements AutoCloseable {
     private final OutputStream out;
     private final String name;
     private boolean replyAck;
+    /** Set by a protocol violation: the byte stream can no longer be trusted to be in step. */
+    private String broken;
 
     private VhostUserFrontend(AFUNIXSocket socket, String name) throws IOException {
         this.socket = socket;
@@ -150,6 +152,9 @@ public final class VhostUserFrontend implements AutoCloseable {
     }
 
     private void write(byte[] message, int[] fds) throws IOException {
+        if (broken != null) {
+            throw new FrontendException(name + ": connection unusable after an earlier protocol error: " + broken);
+        }
         if (fds != null && fds.length > 0) {
             FileDescriptor[] jfds = new FileDescriptor[fds.length];
             for (int i = 0; i < fds.length; i++) {
@@ -163,9 +168,14 @@ public final class VhostUserFrontend implements AutoCloseable {
     }
 
     private byte[] readReply(Request request) throws IOException {
-        MessageHeader h = FrontendCodec.decodeHeader(readExactly(MessageHeader.SIZE, request));
-        FrontendCodec.checkReplyHeader(h, request.code);
-        return readExactly(h.size(), request);
+        try {
+            MessageHeader h = FrontendCodec.decodeHeader(readExactly(MessageHeader.SIZE, request));
+            FrontendCodec.checkReplyHeader(h, request.code);
+            return readExactly(h.size(), request);
+        } catch (FrontendException e) {
+            broken = e.getMessage();
+            throw e;
+        }
     }
 
     private byte[] readExactly(int n, Request request) throws IOException {
