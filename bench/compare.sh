@@ -5,7 +5,7 @@
 #
 # Usage: bench/compare.sh [options]
 #   --seconds S       measured seconds per run (default 3)
-#   --ramp S          unmeasured warm-up per run (default 1)
+#   --ramp S          unmeasured warm-up per run (default 2)
 #   --runs N          runs per back-end and case (default 2)
 #   --storage LIST    comma list of null,tmpfs,localfs (default: all three)
 #   --cases LIST      comma list of case names (default: all; see CASES below)
@@ -18,7 +18,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-seconds=3 ramp=1 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 out=""
+seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 out=""
 
 # name rw bs depth queues
 CASES=(

@@ -42,7 +42,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", paramLabel = "S", defaultValue = "10", description = "Measured duration (default: ${DEFAULT-VALUE}).")
     double seconds;
 
-    @Option(names = "--ramp", paramLabel = "S", defaultValue = "1",
+    @Option(names = "--ramp", paramLabel = "S", defaultValue = "2",
             description = "Unmeasured warm-up before the measured interval, for the JIT (default: ${DEFAULT-VALUE}).")
     double ramp;
 
