@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
-import dev.vhostd.protocol.device.VirtioFeatures;
-import dev.vhostd.protocol.engine.ProtocolFeatures;
 import dev.vhostd.sys.EventFd;
 import dev.vhostd.sys.Libc;
 
@@ -58,39 +56,39 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
         this.ram = r;
         try {
             long offered = connection.getFeatures();
-            if (!VirtioFeatures.has(offered, VirtioFeatures.VERSION_1)) {
+            if (!FeatureBits.has(offered, FeatureBits.VERSION_1)) {
                 throw new FrontendException("back-end does not offer VIRTIO_F_VERSION_1 (features 0x"
                         + Long.toHexString(offered) + "); vhost-user-blk needs a virtio 1.x device");
             }
-            if (o.eventIdx() && !VirtioFeatures.has(offered, VirtioFeatures.RING_EVENT_IDX)) {
+            if (o.eventIdx() && !FeatureBits.has(offered, FeatureBits.RING_EVENT_IDX)) {
                 throw new FrontendException("back-end does not offer VIRTIO_RING_F_EVENT_IDX; run with event-idx off");
             }
-            long wanted = VirtioFeatures.bit(VirtioFeatures.VERSION_1)
-                    | VirtioFeatures.bit(VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES)
-                    | (o.eventIdx() ? VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) : 0)
-                    | VirtioFeatures.bit(VirtioBlkSpec.F_SIZE_MAX) | VirtioFeatures.bit(VirtioBlkSpec.F_SEG_MAX)
-                    | VirtioFeatures.bit(VirtioBlkSpec.F_BLK_SIZE) | VirtioFeatures.bit(VirtioBlkSpec.F_FLUSH)
-                    | VirtioFeatures.bit(VirtioBlkSpec.F_TOPOLOGY) | VirtioFeatures.bit(VirtioBlkSpec.F_MQ)
-                    | VirtioFeatures.bit(VirtioBlkSpec.F_RO);
+            long wanted = FeatureBits.bit(FeatureBits.VERSION_1)
+                    | FeatureBits.bit(FeatureBits.VHOST_USER_PROTOCOL_FEATURES)
+                    | (o.eventIdx() ? FeatureBits.bit(FeatureBits.RING_EVENT_IDX) : 0)
+                    | FeatureBits.bit(VirtioBlkSpec.F_SIZE_MAX) | FeatureBits.bit(VirtioBlkSpec.F_SEG_MAX)
+                    | FeatureBits.bit(VirtioBlkSpec.F_BLK_SIZE) | FeatureBits.bit(VirtioBlkSpec.F_FLUSH)
+                    | FeatureBits.bit(VirtioBlkSpec.F_TOPOLOGY) | FeatureBits.bit(VirtioBlkSpec.F_MQ)
+                    | FeatureBits.bit(VirtioBlkSpec.F_RO);
             long negotiated = offered & wanted;
             long proto = 0;
-            if (VirtioFeatures.has(negotiated, VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES)) {
-                long wantedProto = (1L << ProtocolFeatures.MQ) | (1L << ProtocolFeatures.REPLY_ACK)
-                        | (1L << ProtocolFeatures.CONFIG);
+            if (FeatureBits.has(negotiated, FeatureBits.VHOST_USER_PROTOCOL_FEATURES)) {
+                long wantedProto = (1L << FeatureBits.PROTOCOL_MQ) | (1L << FeatureBits.PROTOCOL_REPLY_ACK)
+                        | (1L << FeatureBits.PROTOCOL_CONFIG);
                 proto = connection.getProtocolFeatures() & wantedProto;
                 connection.setProtocolFeatures(proto);
             }
             protocolFeatures = proto;
-            backendQueues = (proto & (1L << ProtocolFeatures.MQ)) != 0 ? connection.getQueueNum() : 1;
+            backendQueues = (proto & (1L << FeatureBits.PROTOCOL_MQ)) != 0 ? connection.getQueueNum() : 1;
             if (n > backendQueues) {
                 throw new FrontendException("asked for " + n + " queues but the back-end offers " + backendQueues
                         + " (start it with more queues, or ask for fewer)");
             }
             connection.setOwner();
-            if ((proto & (1L << ProtocolFeatures.CONFIG)) != 0) {
+            if ((proto & (1L << FeatureBits.PROTOCOL_CONFIG)) != 0) {
                 DeviceConfig c = connection.getConfig(0, VirtioBlkSpec.CONFIG_READ_SIZE);
                 capacityBytes = Math.multiplyExact(c.u64(VirtioBlkSpec.CONFIG_CAPACITY), (long) VirtioBlkSpec.SECTOR_SIZE);
-                blockSize = VirtioFeatures.has(negotiated, VirtioBlkSpec.F_BLK_SIZE)
+                blockSize = FeatureBits.has(negotiated, VirtioBlkSpec.F_BLK_SIZE)
                         ? c.u32(VirtioBlkSpec.CONFIG_BLK_SIZE) : VirtioBlkSpec.SECTOR_SIZE;
             } else {
                 capacityBytes = -1;
@@ -98,7 +96,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
             }
             connection.setFeatures(negotiated);
             features = negotiated;
-            boolean useEventIdx = VirtioFeatures.has(negotiated, VirtioFeatures.RING_EVENT_IDX);
+            boolean useEventIdx = FeatureBits.has(negotiated, FeatureBits.RING_EVENT_IDX);
             for (int i = 0; i < n; i++) {
                 kickFds[i] = EventFd.create();
                 callFds[i] = EventFd.create();
@@ -115,7 +113,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
                 connection.setVringCall(i, callFds[i]);
                 connection.setVringKick(i, kickFds[i]);
             }
-            if (VirtioFeatures.has(negotiated, VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES)) {
+            if (FeatureBits.has(negotiated, FeatureBits.VHOST_USER_PROTOCOL_FEATURES)) {
                 // With VHOST_USER_F_PROTOCOL_FEATURES rings start disabled (vhost-user.rst "Ring states").
                 for (int i = 0; i < n; i++) {
                     connection.setVringEnable(i, true);
@@ -182,7 +180,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
     }
 
     public boolean readOnly() {
-        return VirtioFeatures.has(features, VirtioBlkSpec.F_RO);
+        return FeatureBits.has(features, VirtioBlkSpec.F_RO);
     }
 
     /** Stops every ring (GET_VRING_BASE) and returns each ring's final avail index as the back-end saw it. */

@@ -7,7 +7,6 @@ import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.List;
 
-import dev.vhostd.protocol.engine.ProtocolFeatures;
 import dev.vhostd.protocol.wire.Request;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -73,7 +72,7 @@ public final class VhostUserFrontend implements AutoCloseable {
     /** Sets protocol features; from then on REPLY_ACK, if included, makes every set-request acknowledged. */
     public synchronized void setProtocolFeatures(long features) throws IOException {
         send(Request.SET_PROTOCOL_FEATURES, FrontendCodec.u64(features));
-        replyAck = (features & (1L << ProtocolFeatures.REPLY_ACK)) != 0;
+        replyAck = (features & (1L << FeatureBits.PROTOCOL_REPLY_ACK)) != 0;
     }
 
     public synchronized int getQueueNum() throws IOException {

@@ -5,8 +5,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-import dev.vhostd.protocol.device.VirtioFeatures;
-import dev.vhostd.protocol.engine.ProtocolFeatures;
 import dev.vhostd.sys.EventFd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,8 +29,8 @@ class QsdIntegrationTest {
                         new VhostUserBlkFrontend.Options(2, 64, true, 1 << 20))) {
             assertEquals(SIZE, dev.capacityBytes());
             assertEquals(2, dev.backendQueues());
-            assertTrue(VirtioFeatures.has(dev.features(), VirtioFeatures.RING_EVENT_IDX));
-            assertTrue((dev.protocolFeatures() & (1L << ProtocolFeatures.REPLY_ACK)) != 0);
+            assertTrue(FeatureBits.has(dev.features(), FeatureBits.RING_EVENT_IDX));
+            assertTrue((dev.protocolFeatures() & (1L << FeatureBits.PROTOCOL_REPLY_ACK)) != 0);
             assertEquals(qsd.pid(), dev.connection().peerPid());
             Io io = new Io(dev, 4096);
             for (int q = 0; q < 2; q++) {

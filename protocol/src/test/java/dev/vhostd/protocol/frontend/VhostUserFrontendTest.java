@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import dev.vhostd.protocol.engine.ProtocolFeatures;
 import dev.vhostd.protocol.wire.Request;
 import dev.vhostd.sys.EventFd;
 import dev.vhostd.sys.Libc;
@@ -81,11 +80,11 @@ class VhostUserFrontendTest {
     void replyAckMakesRefusalsVisibleAtTheRequest() throws Exception {
         Path sock = dir.resolve("b.sock");
         try (AFUNIXServerSocket server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(sock))) {
-            var done = backend(sock, server, answerU64(1L << ProtocolFeatures.REPLY_ACK), SILENT, answerU64(0),
+            var done = backend(sock, server, answerU64(1L << FeatureBits.PROTOCOL_REPLY_ACK), SILENT, answerU64(0),
                     answerU64(1));
             try (VhostUserFrontend f = VhostUserFrontend.connect(sock)) {
-                assertEquals(1L << ProtocolFeatures.REPLY_ACK, f.getProtocolFeatures());
-                f.setProtocolFeatures(1L << ProtocolFeatures.REPLY_ACK);
+                assertEquals(1L << FeatureBits.PROTOCOL_REPLY_ACK, f.getProtocolFeatures());
+                f.setProtocolFeatures(1L << FeatureBits.PROTOCOL_REPLY_ACK);
                 f.setOwner();
                 FrontendException e = assertThrows(FrontendException.class, () -> f.setVringNum(0, 256));
                 assertTrue(e.getMessage().contains("refused SET_VRING_NUM"), e.getMessage());
