@@ -123,9 +123,11 @@ final class QueueLoad implements UsedHandler {
         if (bad >= 0) {
             long found = data.get(JAVA_LONG, offset + 8L * bad);
             long expectedSector = sector + bad / 64;
-            stats.mismatch("queue " + queue.index() + " sector " + expectedSector + " (byte " + (sector * 512 + 8L * bad)
-                    + "): expected " + VerifyPattern.describe(VerifyPattern.word(expectedSector, slotGeneration[slot], bad % 64))
-                    + ", read " + VerifyPattern.describe(found));
+            int generation = slotGeneration[slot];
+            stats.mismatch(() -> "queue " + queue.index() + " sector " + expectedSector + " (byte "
+                    + (sector * 512 + 8L * bad) + "): expected "
+                    + VerifyPattern.describe(VerifyPattern.word(expectedSector, generation, bad % 64)) + ", read "
+                    + VerifyPattern.describe(found));
         }
     }
 

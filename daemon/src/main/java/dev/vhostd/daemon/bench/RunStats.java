@@ -20,10 +20,11 @@ final class RunStats {
         return reads + writes;
     }
 
-    void mismatch(String report) {
+    /** Counts a mismatch; the report is built only for the first few, so a bad disk does not flood memory. */
+    void mismatch(java.util.function.Supplier<String> report) {
         mismatches++;
         if (mismatchReports.size() < MAX_REPORTED_MISMATCHES) {
-            mismatchReports.add(report);
+            mismatchReports.add(report.get());
         }
     }
 

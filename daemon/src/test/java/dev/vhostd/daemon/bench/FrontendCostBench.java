@@ -19,7 +19,6 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class FrontendCostBench {
     public static void main(String[] args) {
         int depth = args.length > 0 ? Integer.parseInt(args[0]) : 32;
-        boolean verify = args.length > 1 && args[1].equals("verify");
         long base = GuestRam.DEFAULT_GUEST_BASE;
         try (GuestRam ram = new GuestRam(64L << 20)) {
             int qsize = 128;
@@ -33,13 +32,17 @@ public final class FrontendCostBench {
             MemorySegment avail = ram.slice(q.availGuestAddress(), 6 + 2L * qsize);
             MemorySegment used = ram.slice(q.usedGuestAddress(), 6 + 8L * qsize);
             MemorySegment desc = ram.slice(q.descGuestAddress(), 16L * qsize);
-            Workload w = new Workload(verify ? RwMode.RANDRW : RwMode.RANDREAD, 50, 100_000, Long.MAX_VALUE, verify, 7);
+            Workload w = new Workload(RwMode.RANDRW, 50, 100_000, Long.MAX_VALUE, false, 7);
             load.now = System.nanoTime();
             load.start(w);
             q.kickIfNeeded();
             int lastAvail = 0;
             int usedIdx = 0;
+            com.sun.management.ThreadMXBean mx =
+                    (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long tid = Thread.currentThread().threadId();
             for (int round = 0; round < 8; round++) {
+                long alloc0 = mx.getThreadAllocatedBytes(tid);
                 long t0 = System.nanoTime();
                 long ops0 = stats.ops();
                 long end = t0 + 1_000_000_000L;
@@ -69,8 +72,9 @@ public final class FrontendCostBench {
                 }
                 long ops = stats.ops() - ops0;
                 double secs = (System.nanoTime() - t0) / 1e9;
-                System.out.printf("round %d: %.1f M requests/s (device + front-end in one thread), %.0f ns/request%n",
-                        round, ops / secs / 1e6, secs * 1e9 / ops);
+                double allocated = (double) (mx.getThreadAllocatedBytes(tid) - alloc0) / ops;
+                System.out.printf("round %d: %.1f M requests/s (device + front-end in one thread), %.0f ns/request, "
+                        + "%.3f bytes allocated/request%n", round, ops / secs / 1e6, secs * 1e9 / ops, allocated);
             }
             if (stats.errors > 0 || stats.mismatches > 0) {
                 throw new AssertionError("errors " + stats.errors + " mismatches " + stats.mismatches);
