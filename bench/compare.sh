@@ -14,7 +14,8 @@
 #   --b qsd|vhostd    the second back-end (default vhostd; qsd compares qsd with itself, a noise check)
 #   --pin             pin the back-end to CPU 1 and the bench to CPU 0 (needs 2+ CPUs and taskset)
 #   --out DIR         keep raw results and back-end logs here (default: a new directory under /tmp)
-# Environment: VHOSTD_BENCH overrides the bench command (default: "<repo>/vhostd bench").
+# Environment: VHOSTD_BENCH overrides the bench command (default: "<repo>/vhostd bench");
+#   BENCH_ARGS adds bench options to every run (for example "--poll-us 20" or "--event-idx off").
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -56,6 +57,7 @@ command -v qemu-storage-daemon >/dev/null || die "qemu-storage-daemon not found:
 
 size_bytes=$(numfmt --from=iec "${size^^}") || die "bad --size $size"
 read -r -a bench_cmd <<< "${VHOSTD_BENCH:-$root/vhostd bench}"
+read -r -a bench_extra <<< "${BENCH_ARGS:-}"
 out=${out:-$(mktemp -d /tmp/vhostd-compare.XXXXXX)}
 mkdir -p "$out"
 work=$(mktemp -d /tmp/vhostd-compare-sock.XXXXXX)
@@ -108,12 +110,12 @@ start_backend() {
   started_pid=$!
   pids+=("$started_pid")
   local i
-  for i in $(seq 1 600); do   # vhostd may build its jar on first use
+  for i in $(seq 1 300); do
     [ -S "$sock" ] && return 0
     kill -0 "$started_pid" 2>/dev/null || { cat "$log" >&2; die "$kind ($storage) exited before listening"; }
     sleep 0.1
   done
-  die "$kind ($storage) did not create $sock within 60 s; see $log"
+  die "$kind ($storage) did not create $sock within 30 s; see $log"
 }
 
 stop_backend() {
@@ -123,6 +125,11 @@ stop_backend() {
 
 # field NAME < RESULT line
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+# Build the jar (the launcher does it on first use) before anything is timed.
+if [ "$b_kind" = vhostd ] || [ -z "${VHOSTD_BENCH:-}" ]; then
+  "$root/vhostd" --version >/dev/null || die "cannot run $root/vhostd; build it with: mvn -B package"
+fi
 
 results=$out/results.txt
 : > "$results"
@@ -140,7 +147,8 @@ for storage in ${storages//,/ }; do
         if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
         echo "== $storage $name run $run: $kind" >&2
         line=$("${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw "$rw" --bs "$bs" --depth "$depth" \
-               --queues "$queues" --seconds "$seconds" --ramp "$ramp" 2>>"$out/bench.log" | grep '^RESULT ') \
+               --queues "$queues" --seconds "$seconds" --ramp "$ramp" "${bench_extra[@]}" 2>>"$out/bench.log" \
+               | grep '^RESULT ') \
           || { echo "bench failed for $kind $storage $name; see $out/bench.log" >&2; continue; }
         echo "$storage $name $side $line" >> "$results"
       done
