@@ -4,6 +4,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
+import dev.vhostd.daemon.Version;
 import dev.vhostd.protocol.frontend.VhostUserBlkFrontend;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Option;
  * requests in flight per queue and reports IOPS, latency percentiles, notifications per request and
  * the back-end's CPU time per request.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = {"Load-test a vhost-user-blk back-end by acting as its front-end (QEMU's role).",
                 "Progress goes to stderr each second; the summary and a final 'RESULT k=v ...' line (or JSON with --json) to stdout.",
                 "Exit status: 0 ok, 1 request errors, verify mismatches or a failure, 2 bad options."})
