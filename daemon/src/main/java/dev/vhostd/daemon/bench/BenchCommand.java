@@ -1,10 +1,12 @@
 package dev.vhostd.daemon.bench;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import dev.vhostd.daemon.Version;
+import dev.vhostd.protocol.frontend.FrontendException;
 import dev.vhostd.protocol.frontend.VhostUserBlkFrontend;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -102,6 +104,12 @@ public final class BenchCommand implements Callable<Integer> {
                     device.capacityBytes(), device.backendQueues(), device.features(), pid);
             err.flush();
             result = new BenchRunner(device, config, pid, err).run();
+        } catch (IOException | FrontendException | IllegalArgumentException | IllegalStateException e) {
+            // Operator-facing failures (no back-end, refused negotiation, a back-end that stops answering):
+            // one line that says what happened, no stack trace.
+            err.println("vhostd bench: " + e.getMessage());
+            err.flush();
+            return 1;
         }
         out.print(json ? result.json() + System.lineSeparator() : result.summary() + result.resultLine()
                 + System.lineSeparator());
