@@ -48,7 +48,8 @@ public record BenchResult(String rw, int queues, int depth, int blockSize, boole
     /** {@code RESULT key=value ...}: one line, easy to grep and split in scripts. */
     public String resultLine() {
         StringBuilder b = new StringBuilder("RESULT");
-        fields().forEach((k, v) -> b.append(' ').append(k).append('=').append(v));
+        fields().forEach((k, v) -> b.append(' ').append(k).append('=')
+                .append(v instanceof java.math.BigDecimal d ? d.toPlainString() : v));
         return b.toString();
     }
 
@@ -59,7 +60,8 @@ public record BenchResult(String rw, int queues, int depth, int blockSize, boole
                 b.append(',');
             }
             b.append('"').append(k).append("\":");
-            b.append(v instanceof String s ? '"' + s + '"' : v.toString());
+            b.append(v instanceof String s ? '"' + s + '"'
+                    : v instanceof java.math.BigDecimal d ? d.toPlainString() : v.toString());
         });
         b.append(",\"mismatch_reports\":[");
         for (int i = 0; i < mismatchReports.size(); i++) {
@@ -93,8 +95,8 @@ public record BenchResult(String rw, int queues, int depth, int blockSize, boole
         return b.toString();
     }
 
-    private static double round(double v, int digits) {
-        double f = Math.pow(10, digits);
-        return Math.round(v * f) / f;
+    /** Rounded, and rendered without exponent (3.0E-4 would trip simple parsers): a BigDecimal prints plainly. */
+    private static java.math.BigDecimal round(double v, int digits) {
+        return java.math.BigDecimal.valueOf(v).setScale(digits, java.math.RoundingMode.HALF_UP).stripTrailingZeros();
     }
 }

@@ -124,7 +124,12 @@ class BenchPartsTest {
         assertTrue(line.startsWith("RESULT rw=randread queues=1 depth=32 bs=4096 event_idx=on"), line);
         assertTrue(line.contains(" iops=1000000 "), line);
         assertTrue(line.contains(" lat_p99_us=60.25 "), line);
-        assertTrue(line.contains(" frontend_cpu_us_per_req=-1.0 "), line);
+        assertTrue(line.contains(" frontend_cpu_us_per_req=-1 "), line);
+        assertTrue(line.contains(" kicks_per_req=0.01 "), line);
+        BenchResult tiny = new BenchResult("read", 1, 1, 512, false, 1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 0.0003, 0.00004,
+                0, 0, 1, List.of());
+        assertTrue(tiny.resultLine().contains(" kicks_per_req=0.0003 calls_per_req=0 "), "no exponents: " + tiny.resultLine());
+        assertTrue(tiny.json().contains("\"kicks_per_req\":0.0003,"), tiny.json());
         String json = r.json();
         assertTrue(json.startsWith("{\"rw\":\"randread\",\"queues\":1,"), json);
         assertTrue(json.endsWith(",\"mismatch_reports\":[\"queue 0 \\\"x\\\"\"]}"), json);
