@@ -46,8 +46,13 @@ public final class BenchCommand implements Callable<Integer> {
     double seconds;
 
     @Option(names = "--ramp", paramLabel = "S", defaultValue = "2",
-            description = "Unmeasured warm-up before the measured interval, for the JIT (default: ${DEFAULT-VALUE}).")
+            description = "Minimum unmeasured warm-up before the measured interval (default: ${DEFAULT-VALUE}).")
     double ramp;
+
+    @Option(names = "--ramp-max", paramLabel = "S", defaultValue = "20",
+            description = "Past --ramp, keep warming up while IOPS still rise by more than 5%% per second, up to this "
+                    + "long (JIT of both sides; default: ${DEFAULT-VALUE}; at or below --ramp: fixed warm-up).")
+    double rampMax;
 
     @Option(names = "--event-idx", paramLabel = "on|off", defaultValue = "on",
             description = "Negotiate VIRTIO_RING_F_EVENT_IDX (default: ${DEFAULT-VALUE}).")
@@ -88,7 +93,7 @@ public final class BenchCommand implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("--event-idx must be on or off, got " + eventIdx);
             };
             config = new BenchConfig(socket, queues, depth, Math.toIntExact(ByteSizes.parse(blockSize)), rw,
-                    readPercent, seconds, ramp, ei, verify, pollMicros, range == null ? 0 : ByteSizes.parse(range),
+                    readPercent, seconds, ramp, rampMax, ei, verify, pollMicros, range == null ? 0 : ByteSizes.parse(range),
                     queueSize, backendPid == null ? 0 : backendPid);
         } catch (IllegalArgumentException | ArithmeticException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());

@@ -5,12 +5,14 @@ import java.nio.file.Path;
 /**
  * One bench run's settings, validated.
  *
+ * @param rampSeconds    unmeasured warm-up at least this long
+ * @param rampMaxSeconds if above rampSeconds, the warm-up goes on while throughput still rises, up to this
  * @param rangeBytes bytes of the disk to address from offset 0 (0: the whole disk)
  * @param pollMicros busy-poll the used rings this long before arming notifications and sleeping
  * @param backendPid process whose CPU time is charged to the back-end (0: the socket peer)
  */
 public record BenchConfig(Path socket, int queues, int depth, int blockSize, RwMode rw, int readPercent,
-        double seconds, double rampSeconds, boolean eventIdx, boolean verify, long pollMicros, long rangeBytes,
+        double seconds, double rampSeconds, double rampMaxSeconds, boolean eventIdx, boolean verify, long pollMicros, long rangeBytes,
         int queueSize, long backendPid) {
     public static final int MAX_QUEUE_SIZE = 1024;
 
@@ -23,6 +25,7 @@ public record BenchConfig(Path socket, int queues, int depth, int blockSize, RwM
         require(readPercent >= 0 && readPercent <= 100, "--rwmixread must be 0..100, got " + readPercent);
         require(seconds > 0 && seconds <= 86_400, "--seconds must be in (0, 86400], got " + seconds);
         require(rampSeconds >= 0 && rampSeconds <= 3600, "--ramp must be in [0, 3600], got " + rampSeconds);
+        require(rampMaxSeconds >= 0 && rampMaxSeconds <= 3600, "--ramp-max must be in [0, 3600], got " + rampMaxSeconds);
         require(pollMicros >= 0 && pollMicros <= 1_000_000, "--poll-us must be 0..1000000, got " + pollMicros);
         require(rangeBytes >= 0, "--size must not be negative");
         require(queueSize == 0 || (Integer.bitCount(queueSize) == 1 && queueSize >= 3 * depth

@@ -110,9 +110,13 @@ public final class BenchRunner {
         drainCalls();
         stats.calls = 0;
         long start = System.nanoTime();
-        long rampEnd = start + (long) (config.rampSeconds() * 1e9);
-        long end = rampEnd + (long) (config.seconds() * 1e9);
-        boolean ramping = rampEnd > start;
+        long minRampEnd = start + (long) (config.rampSeconds() * 1e9);
+        // Adaptive ramp: past the minimum, keep warming while throughput still rises (JIT of a Java
+        // front-end or back-end, page cache, CPU frequency), up to the maximum.
+        boolean adaptive = config.rampMaxSeconds() > config.rampSeconds();
+        long maxRampEnd = start + (long) (Math.max(config.rampSeconds(), config.rampMaxSeconds()) * 1e9);
+        boolean ramping = config.rampSeconds() > 0;
+        long end = ramping ? Long.MAX_VALUE : start + (long) (config.seconds() * 1e9);
         long measuredFrom = start;
         long backendCpu0 = ProcessCpu.nanos(backendPid);
         long frontendCpu0 = ProcessCpu.nanos(ProcessHandle.current().pid());
@@ -124,25 +128,34 @@ public final class BenchRunner {
         }
         long nextTick = start + 1_000_000_000L;
         long opsAtTick = 0;
+        long previousSecond = -1;
         long pollNanos = config.pollMicros() * 1000;
         long idleSince = -1;
         while (true) {
             long now = System.nanoTime();
+            boolean rampDone = ramping && !adaptive && now >= minRampEnd;
             if (now >= nextTick) {
                 long ops = stats.ops();
+                long second = ops - opsAtTick;
                 progress.printf(Locale.ROOT, "[%5.1fs]%s %,10d IOPS%n", (now - start) / 1e9, ramping ? " ramp" : "",
-                        ops - opsAtTick);
+                        second);
                 progress.flush();
+                if (ramping && adaptive && now >= minRampEnd
+                        && ((previousSecond >= 0 && second <= previousSecond * 1.05) || now >= maxRampEnd)) {
+                    rampDone = true;
+                }
+                previousSecond = second;
                 opsAtTick = ops;
                 nextTick += 1_000_000_000L;
             }
-            if (ramping && now >= rampEnd) {
+            if (rampDone) {
                 ramping = false;
                 stats.reset();
                 drainCalls();
                 stats.calls = 0;
                 opsAtTick = 0;
                 measuredFrom = now;
+                end = now + (long) (config.seconds() * 1e9);
                 backendCpu0 = ProcessCpu.nanos(backendPid);
                 frontendCpu0 = ProcessCpu.nanos(ProcessHandle.current().pid());
                 kicks0 = kicks();

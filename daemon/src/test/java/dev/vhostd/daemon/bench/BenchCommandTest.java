@@ -36,7 +36,7 @@ class BenchCommandTest {
         }
         try (QsdProcess qsd = QsdProcess.fileDisk(dir, image, 2)) {
             Run r = bench("--socket", qsd.socket().toString(), "--queues", "2", "--depth", "8", "--rw", "randrw",
-                    "--verify", "--seconds", "1", "--ramp", "0.2");
+                    "--verify", "--seconds", "1", "--ramp", "0.2", "--ramp-max", "0");
             assertEquals(0, r.exit(), r.out() + r.err());
             assertTrue(r.err().contains("verify: writing all 4096 blocks"), r.err());
             assertTrue(r.out().contains(" mismatches=0 "), r.out());
@@ -68,6 +68,19 @@ class BenchCommandTest {
             assertEquals(0, r.exit(), r.out() + r.err());
             assertTrue(r.out().contains("event_idx=off"), r.out());
             assertTrue(r.out().contains(" bs=65536 "), r.out());
+        }
+    }
+
+    @Test
+    void adaptiveRampWaitsForThroughputToSettleThenMeasuresTheGivenTime() throws Exception {
+        try (QsdProcess qsd = QsdProcess.nullDisk(dir, 64 << 20, 1)) {
+            Run r = bench("--socket", qsd.socket().toString(), "--depth", "8", "--seconds", "1", "--ramp", "1",
+                    "--ramp-max", "6");
+            assertEquals(0, r.exit(), r.out() + r.err());
+            long rampLines = r.err().lines().filter(l -> l.contains(" ramp ")).count();
+            assertTrue(rampLines >= 2 && rampLines <= 6, "at least two seconds to compare, at most --ramp-max: " + r.err());
+            double seconds = Double.parseDouble(r.out().replaceAll("(?s).* seconds=([0-9.]+) .*", "$1").trim());
+            assertEquals(1.0, seconds, 0.05, r.out());
         }
     }
 

@@ -108,11 +108,11 @@ class BenchPartsTest {
         assertThrows(IllegalArgumentException.class, () -> config(1, 32, 64), "queue smaller than 3 x depth");
         assertThrows(IllegalArgumentException.class, () -> config(1, 8, 100), "not a power of two");
         assertThrows(IllegalArgumentException.class, () -> new BenchConfig(Path.of("s"), 1, 1, 1000, RwMode.READ, 50, 1,
-                0, true, false, 0, 0, 0, 0), "bs not a multiple of 512");
+                0, 0, true, false, 0, 0, 0, 0), "bs not a multiple of 512");
     }
 
     private static BenchConfig config(int queues, int depth, int queueSize) {
-        return new BenchConfig(Path.of("s"), queues, depth, 4096, RwMode.RANDREAD, 50, 1, 0, true, false, 0, 0,
+        return new BenchConfig(Path.of("s"), queues, depth, 4096, RwMode.RANDREAD, 50, 1, 0, 0, true, false, 0, 0,
                 queueSize, 0);
     }
 
