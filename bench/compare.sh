@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Compare vhostd with qemu-storage-daemon (qsd), the reference vhost-user-blk back-end, using
+# `vhostd bench` as the front-end. Both back-ends serve the same kind of storage; bench runs
+# alternate between them (A B A B ...) so drift on a shared machine hits both alike.
+#
+# Usage: bench/compare.sh [options]
+#   --seconds S       measured seconds per run (default 3)
+#   --ramp S          unmeasured warm-up per run (default 2)
+#   --runs N          runs per back-end and case (default 2)
+#   --storage LIST    comma list of null,tmpfs,localfs (default: all three)
+#   --cases LIST      comma list of case names (default: all; see CASES below)
+#   --size SIZE       disk size (default 1G)
+#   --localfs-dir D   directory on a local file system for the localfs images (default /var/tmp)
+#   --b qsd|vhostd    the second back-end (default vhostd; qsd compares qsd with itself, a noise check)
+#   --pin             pin the back-end to CPU 1 and the bench to CPU 0 (needs 2+ CPUs and taskset)
+#   --out DIR         keep raw results and back-end logs here (default: a new directory under /tmp)
+# Environment: VHOSTD_BENCH overrides the bench command (default: "<repo>/vhostd bench");
+#   BENCH_ARGS adds bench options to every run (for example "--poll-us 20" or "--event-idx off").
+set -euo pipefail
+
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 out=""
+
+# name rw bs depth queues
+CASES=(
+  "randread-4k-d1-q1   randread  4k  1  1"
+  "randread-4k-d32-q1  randread  4k  32 1"
+  "randwrite-4k-d1-q1  randwrite 4k  1  1"
+  "randwrite-4k-d32-q1 randwrite 4k  32 1"
+  "randread-4k-d1-q2   randread  4k  1  2"
+  "randread-4k-d32-q2  randread  4k  32 2"
+  "randwrite-4k-d1-q2  randwrite 4k  1  2"
+  "randwrite-4k-d32-q2 randwrite 4k  32 2"
+  "read-64k-d32-q1     read      64k 32 1"
+)
+
+die() { echo "compare.sh: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --ramp) ramp=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --storage) storages=$2; shift 2 ;;
+    --cases) cases=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    --localfs-dir) localfs_dir=$2; shift 2 ;;
+    --b) b_kind=$2; shift 2 ;;
+    --pin) pin=1; shift ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (try --help)" ;;
+  esac
+done
+case "$b_kind" in qsd|vhostd) ;; *) die "--b must be qsd or vhostd" ;; esac
+command -v qemu-storage-daemon >/dev/null || die "qemu-storage-daemon not found: apt-get install qemu-system-common"
+[ "$pin" = 0 ] || command -v taskset >/dev/null || die "--pin needs taskset (util-linux)"
+
+size_bytes=$(numfmt --from=iec "${size^^}") || die "bad --size $size"
+read -r -a bench_cmd <<< "${VHOSTD_BENCH:-$root/vhostd bench}"
+read -r -a bench_extra <<< "${BENCH_ARGS:-}"
+out=${out:-$(mktemp -d /tmp/vhostd-compare.XXXXXX)}
+mkdir -p "$out"
+work=$(mktemp -d /tmp/vhostd-compare-sock.XXXXXX)
+pids=()
+images=()
+
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -f "${images[@]}"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pin_backend=() pin_bench=()
+if [ "$pin" = 1 ]; then pin_backend=(taskset -c 1); pin_bench=(taskset -c 0); fi
+
+# make_image PATH: a fully allocated image, so reads hit real pages on both back-ends.
+make_image() {
+  rm -f "$1"
+  fallocate -l "$size_bytes" "$1" 2>/dev/null || truncate -s "$size_bytes" "$1"
+  images+=("$1")
+}
+
+# start_backend KIND STORAGE SOCKET LOG -> sets $started_pid
+start_backend() {
+  local kind=$1 storage=$2 sock=$3 log=$4 img="" blockdev backend
+  case "$storage" in
+    null) ;;
+    tmpfs) img=/dev/shm/vhostd-compare-$kind-$$-$RANDOM.img ;;
+    localfs) img=$localfs_dir/vhostd-compare-$kind-$$-$RANDOM.img ;;
+    *) die "unknown storage $storage" ;;
+  esac
+  [ -z "$img" ] || make_image "$img"
+  rm -f "$sock"
+  if [ "$kind" = qsd ]; then
+    if [ "$storage" = null ]; then
+      blockdev="driver=null-co,node-name=d0,size=$size_bytes,read-zeroes=on"
+    else
+      blockdev="driver=file,node-name=d0,filename=$img,aio=io_uring,cache.direct=off"
+    fi
+    "${pin_backend[@]}" qemu-storage-daemon --blockdev "$blockdev" \
+      --export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$sock,writable=on,num-queues=2" \
+      >"$log" 2>&1 &
+  else
+    if [ "$storage" = null ]; then backend=(--backend "null:$size"); else backend=(--backend "file:$img" --aio io_uring); fi
+    "${pin_backend[@]}" "$root/vhostd" serve --socket "$sock" "${backend[@]}" --queues 2 >"$log" 2>&1 &
+  fi
+  started_pid=$!
+  pids+=("$started_pid")
+  local i
+  for i in $(seq 1 300); do
+    [ -S "$sock" ] && return 0
+    kill -0 "$started_pid" 2>/dev/null || { cat "$log" >&2; die "$kind ($storage) exited before listening"; }
+    sleep 0.1
+  done
+  die "$kind ($storage) did not create $sock within 30 s; see $log"
+}
+
+stop_backend() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# field NAME < RESULT line
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+# Build the jar (the launcher does it on first use) before anything is timed.
+if [ "$b_kind" = vhostd ] || [ -z "${VHOSTD_BENCH:-}" ]; then
+  "$root/vhostd" --version >/dev/null || die "cannot run $root/vhostd; build it with: mvn -B package"
+fi
+
+results=$out/results.txt
+: > "$results"
+echo "raw results and logs: $out" >&2
+
+for storage in ${storages//,/ }; do
+  sock_a=$work/a.sock sock_b=$work/b.sock
+  start_backend qsd "$storage" "$sock_a" "$out/qsd-$storage.log"; pid_a=$started_pid
+  start_backend "$b_kind" "$storage" "$sock_b" "$out/$b_kind-$storage.log"; pid_b=$started_pid
+  for c in "${CASES[@]}"; do
+    read -r name rw bs depth queues <<< "$c"
+    [ "$cases" = all ] || [[ ",$cases," == *",$name,"* ]] || continue
+    for run in $(seq 1 "$runs"); do
+      for side in a b; do
+        if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
+        echo "== $storage $name run $run: $kind" >&2
+        line=$("${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw "$rw" --bs "$bs" --depth "$depth" \
+               --queues "$queues" --seconds "$seconds" --ramp "$ramp" "${bench_extra[@]}" 2>>"$out/bench.log" \
+               | grep '^RESULT ') \
+          || { echo "bench failed for $kind $storage $name; see $out/bench.log" >&2; continue; }
+        echo "$storage $name $side $line" >> "$results"
+      done
+    done
+  done
+  stop_backend "$pid_a"; stop_backend "$pid_b"
+done
+
+# Mean over runs per (storage, case, side), then the table.
+label_b=$b_kind; [ "$b_kind" = qsd ] && label_b="qsd(B)"
+printf '\n%-8s %-20s %10s %10s %6s | %8s %8s %6s | %8s %8s %6s\n' storage case "IOPS qsd" "IOPS $label_b" ratio \
+  "p99 qsd" "p99 B" ratio "CPU qsd" "CPU B" ratio
+printf '%-8s %-20s %10s %10s %6s | %8s %8s %6s | %8s %8s %6s\n' "" "" "" "" "B/qsd" "us" "us" "B/qsd" "us/req" "us/req" "B/qsd"
+awk '
+  function get(line, key,   m) { return match(line, " " key "=[^ ]*") ? substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) : "" }
+  {
+    k = $1 " " $2; side = $3
+    if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+    cnt[k, side]++
+    iops[k, side] += get($0, "iops"); p99[k, side] += get($0, "lat_p99_us")
+    cpu = get($0, "backend_cpu_us_per_req"); if (cpu >= 0) { cpus[k, side] += cpu; ccnt[k, side]++ }
+  }
+  function mean(sum, c) { return c ? sum / c : -1 }
+  function ratio(b, a) { return (a > 0 && b >= 0) ? sprintf("%.2f", b / a) : "n/a" }
+  function num(v, fmt) { return v < 0 ? "n/a" : sprintf(fmt, v) }
+  END {
+    for (i = 1; i <= n; i++) {
+      k = order[i]; split(k, p, " ")
+      ia = mean(iops[k, "a"], cnt[k, "a"]); ib = mean(iops[k, "b"], cnt[k, "b"])
+      la = mean(p99[k, "a"], cnt[k, "a"]); lb = mean(p99[k, "b"], cnt[k, "b"])
+      ca = mean(cpus[k, "a"], ccnt[k, "a"]); cb = mean(cpus[k, "b"], ccnt[k, "b"])
+      printf "%-8s %-20s %10s %10s %6s | %8s %8s %6s | %8s %8s %6s\n", p[1], p[2], num(ia, "%.0f"), num(ib, "%.0f"),
+        ratio(ib, ia), num(la, "%.1f"), num(lb, "%.1f"), ratio(lb, la), num(ca, "%.2f"), num(cb, "%.2f"), ratio(cb, ca)
+    }
+  }' "$results"
+echo
+echo "IOPS ratio > 1: B faster. p99 and CPU ratios < 1: B better. $runs run(s) of ${seconds}s per back-end and case, alternating."
