@@ -92,8 +92,8 @@ public final class BenchCommand implements Callable<Integer> {
                 case "off" -> false;
                 default -> throw new IllegalArgumentException("--event-idx must be on or off, got " + eventIdx);
             };
-            config = new BenchConfig(socket, queues, depth, Math.toIntExact(ByteSizes.parse(blockSize)), rw,
-                    readPercent, seconds, ramp, rampMax, ei, verify, pollMicros, range == null ? 0 : ByteSizes.parse(range),
+            config = new BenchConfig(socket, queues, depth, Math.toIntExact(dev.vhostd.backend.Sizes.parse(blockSize)), rw,
+                    readPercent, seconds, ramp, rampMax, ei, verify, pollMicros, range == null ? 0 : dev.vhostd.backend.Sizes.parse(range),
                     queueSize, backendPid == null ? 0 : backendPid);
         } catch (IllegalArgumentException | ArithmeticException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());

@@ -15,19 +15,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class BenchPartsTest {
     @Test
-    void sizesParse() {
-        assertEquals(4096, ByteSizes.parse("4k"));
-        assertEquals(65536, ByteSizes.parse("64K"));
-        assertEquals(1 << 20, ByteSizes.parse("1M"));
-        assertEquals(1L << 30, ByteSizes.parse("1GiB"));
-        assertEquals(512, ByteSizes.parse("512"));
-        assertEquals(512, ByteSizes.parse("512b"));
-        assertThrows(IllegalArgumentException.class, () -> ByteSizes.parse("4q"));
-        assertThrows(IllegalArgumentException.class, () -> ByteSizes.parse("-1"));
-        assertThrows(IllegalArgumentException.class, () -> ByteSizes.parse("99999999999T"));
-    }
-
-    @Test
     void procStatParsingCountsFromTheLastParenthesis() {
         String stat = "1234 (qemu (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 100 0 0";
         assertEquals((250 + 75) * ProcessCpu.NANOS_PER_TICK, ProcessCpu.parseStat(stat));
