@@ -17,12 +17,27 @@ public final class Main implements Runnable {
                 "missing command: try 'vhostd serve --socket /run/vhostd/disk.sock --backend memory:1G'");
     }
 
+    /**
+     * Errors an operator can fix (a busy socket, a missing file, a bad size, a refused syscall) are
+     * one line on stderr and exit status 1; anything else is a bug and keeps its stack trace.
+     */
+    private static int operatorError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) throws Exception {
+        if (e instanceof java.io.IOException || e instanceof IllegalArgumentException
+                || e instanceof IllegalStateException || e instanceof dev.vhostd.sys.ErrnoException
+                || e instanceof dev.vhostd.backend.BackendOpenException) {
+            cmd.getErr().println("vhostd: " + e.getMessage());
+            return 1;
+        }
+        throw e;
+    }
+
     public static void main(String[] args) {
         // One line per record, the way operators grep logs (journald adds its own timestamp).
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %5$s%6$s%n");
         }
-        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler(Main::operatorError).execute(args);
         System.exit(code);
     }
 }
