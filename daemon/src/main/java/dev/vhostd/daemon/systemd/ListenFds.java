@@ -169,17 +169,7 @@ public final class ListenFds {
 
     /** A plain non-negative decimal below 2^31 (no sign, no spaces), or -1. */
     private static long parseDecimal(String s) {
-        if (s.isEmpty() || s.length() > 10) {
-            return -1;
-        }
-        long v = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                return -1;
-            }
-            v = v * 10 + (c - '0');
-        }
+        long v = EnvDecimal.parse(s, 10);
         return v > Integer.MAX_VALUE ? -1 : v;
     }
 }

@@ -131,17 +131,6 @@ public final class Watchdog implements AutoCloseable {
     }
 
     private static long parsePositive(String s) {
-        if (s.isEmpty() || s.length() > 18) {
-            return -1;
-        }
-        long v = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                return -1;
-            }
-            v = v * 10 + (c - '0');
-        }
-        return v;
+        return EnvDecimal.parse(s, 18);
     }
 }
