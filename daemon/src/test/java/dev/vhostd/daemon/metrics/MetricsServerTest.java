@@ -1,5 +1,7 @@
 package dev.vhostd.daemon.metrics;
 
+import dev.vhostd.daemon.testing.Json;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,7 @@
 package dev.vhostd.daemon.metrics;
 
+import dev.vhostd.daemon.testing.Json;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

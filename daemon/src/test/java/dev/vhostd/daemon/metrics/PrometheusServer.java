@@ -1,5 +1,7 @@
 package dev.vhostd.daemon.metrics;
 
+import dev.vhostd.daemon.testing.Json;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;

@@ -1,5 +1,7 @@
 package dev.vhostd.daemon.systemd;
 
+import dev.vhostd.daemon.testing.Json;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -18,7 +20,7 @@ class QemuDiscoveryFileTest {
 
     @Test
     void discoveryFileMatchesTheSchema() throws Exception {
-        Object doc = MiniJson.parse(Files.readString(repo.resolve("share/qemu/vhost-user/50-vhostd.json")));
+        Object doc = Json.parse(Files.readString(repo.resolve("share/qemu/vhost-user/50-vhostd.json")));
         assertEquals(List.of(), VhostUserSchema.checkBackend(doc));
         Map<?, ?> m = (Map<?, ?>) doc;
         assertEquals("block", m.get("type"));
@@ -26,7 +28,7 @@ class QemuDiscoveryFileTest {
 
     @Test
     void binaryIsTheWrapperThePackageInstalls() throws Exception {
-        Map<?, ?> m = (Map<?, ?>) MiniJson.parse(
+        Map<?, ?> m = (Map<?, ?>) Json.parse(
                 Files.readString(repo.resolve("share/qemu/vhost-user/50-vhostd.json")));
         String binary = (String) m.get("binary");
         String dockerfile = Files.readString(repo.resolve("Dockerfile"));
@@ -39,20 +41,20 @@ class QemuDiscoveryFileTest {
 
     @Test
     void schemaCheckRejectsWhatQemuWould() {
-        assertFalse(VhostUserSchema.checkBackend(MiniJson.parse(
+        assertFalse(VhostUserSchema.checkBackend(Json.parse(
                 "{\"description\":\"x\",\"type\":\"blk\",\"binary\":\"/usr/bin/x\"}")).isEmpty(), "bad type");
-        assertFalse(VhostUserSchema.checkBackend(MiniJson.parse(
+        assertFalse(VhostUserSchema.checkBackend(Json.parse(
                 "{\"description\":\"x\",\"type\":\"block\",\"binary\":\"x\"}")).isEmpty(), "relative binary");
-        assertFalse(VhostUserSchema.checkBackend(MiniJson.parse(
+        assertFalse(VhostUserSchema.checkBackend(Json.parse(
                 "{\"type\":\"block\",\"binary\":\"/x\"}")).isEmpty(), "no description");
-        assertFalse(VhostUserSchema.checkBackend(MiniJson.parse(
+        assertFalse(VhostUserSchema.checkBackend(Json.parse(
                 "{\"description\":\"x\",\"type\":\"block\",\"binary\":\"/x\",\"features\":[]}")).isEmpty(),
                 "features belong to --print-capabilities, not the discovery file");
-        assertFalse(VhostUserSchema.checkBackend(MiniJson.parse(
+        assertFalse(VhostUserSchema.checkBackend(Json.parse(
                 "{\"description\":\"x\",\"type\":\"block\",\"binary\":\"/x\",\"tags\":[1]}")).isEmpty(), "tag");
-        assertThrows(IllegalArgumentException.class, () -> MiniJson.parse("{\"a\":1,\"a\":2}"));
-        assertThrows(IllegalArgumentException.class, () -> MiniJson.parse("{\"a\":1} x"));
-        assertThrows(IllegalArgumentException.class, () -> MiniJson.parse("{\"a\":1,}"));
+        assertThrows(IllegalArgumentException.class, () -> Json.parse("{\"a\":1,\"a\":2}"));
+        assertThrows(IllegalArgumentException.class, () -> Json.parse("{\"a\":1} x"));
+        assertThrows(IllegalArgumentException.class, () -> Json.parse("{\"a\":1,}"));
     }
 
     /** What `vhostd serve --print-capabilities` must print (exact text given to the lead). */
@@ -60,15 +62,15 @@ class QemuDiscoveryFileTest {
 
     @Test
     void capabilitiesCheck() {
-        assertEquals(List.of(), VhostUserSchema.checkBlockCapabilities(MiniJson.parse(CAPABILITIES)));
+        assertEquals(List.of(), VhostUserSchema.checkBlockCapabilities(Json.parse(CAPABILITIES)));
         assertEquals(List.of(), VhostUserSchema.checkBlockCapabilities(
-                MiniJson.parse("{\"type\":\"block\",\"features\":[]}")));
+                Json.parse("{\"type\":\"block\",\"features\":[]}")));
         assertFalse(VhostUserSchema.checkBlockCapabilities(
-                MiniJson.parse("{\"type\":\"block\",\"features\":[\"readonly\"]}")).isEmpty());
+                Json.parse("{\"type\":\"block\",\"features\":[\"readonly\"]}")).isEmpty());
         assertFalse(VhostUserSchema.checkBlockCapabilities(
-                MiniJson.parse("{\"type\":\"block\",\"features\":[\"read-only\",\"read-only\"]}")).isEmpty());
+                Json.parse("{\"type\":\"block\",\"features\":[\"read-only\",\"read-only\"]}")).isEmpty());
         assertFalse(VhostUserSchema.checkBlockCapabilities(
-                MiniJson.parse("{\"type\":\"gpu\",\"features\":[]}")).isEmpty());
-        assertFalse(VhostUserSchema.checkBlockCapabilities(MiniJson.parse("{\"type\":\"block\"}")).isEmpty());
+                Json.parse("{\"type\":\"gpu\",\"features\":[]}")).isEmpty());
+        assertFalse(VhostUserSchema.checkBlockCapabilities(Json.parse("{\"type\":\"block\"}")).isEmpty());
     }
 }

@@ -1,4 +1,4 @@
-package dev.vhostd.daemon.metrics;
+package dev.vhostd.daemon.testing;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,7 +10,7 @@ import java.util.Map;
  * LinkedHashMap, arrays ArrayList, numbers Double, plus String, Boolean and null. Rejects trailing
  * commas, comments, duplicate keys and trailing garbage, so "it parses" means "it is valid JSON".
  */
-final class Json {
+public final class Json {
     private final String s;
     private int i;
 
@@ -18,7 +18,7 @@ final class Json {
         this.s = s;
     }
 
-    static Object parse(String text) {
+    public static Object parse(String text) {
         Json p = new Json(text);
         p.ws();
         Object v = p.value();
@@ -30,7 +30,7 @@ final class Json {
     }
 
     @SuppressWarnings("unchecked")
-    static Map<String, Object> object(Object o) {
+    public static Map<String, Object> object(Object o) {
         if (!(o instanceof Map)) {
             throw new IllegalArgumentException("expected a JSON object, got " + o);
         }
@@ -38,7 +38,7 @@ final class Json {
     }
 
     @SuppressWarnings("unchecked")
-    static List<Object> array(Object o) {
+    public static List<Object> array(Object o) {
         if (!(o instanceof List)) {
             throw new IllegalArgumentException("expected a JSON array, got " + o);
         }
