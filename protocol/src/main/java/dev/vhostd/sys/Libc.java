@@ -586,10 +586,7 @@ public final class Libc {
             long size = buf.get(JAVA_LONG, STAT_SIZE_OFFSET);
             if ((mode & S_IFMT) == S_IFBLK) {
                 MemorySegment out = a.allocate(JAVA_LONG);
-                r = (int) IOCTL.invokeExact(st, fd, BLKGETSIZE64, out);
-                if (r != 0) {
-                    throw new ErrnoException("ioctl(BLKGETSIZE64)", errno(st), "fd " + fd);
-                }
+                ioctl(fd, BLKGETSIZE64, out);
                 size = out.get(JAVA_LONG, 0);
             }
             return new FileStat(mode, size);
@@ -738,7 +735,4 @@ public final class Libc {
         return segment.address();
     }
 
-    /** Unused layout kept to document struct iovec. */
-    static final MemoryLayout IOVEC_LAYOUT = MemoryLayout.structLayout(ADDRESS.withName("base"),
-            ValueLayout.JAVA_LONG.withName("len"));
 }
