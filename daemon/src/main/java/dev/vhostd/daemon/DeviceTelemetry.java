@@ -52,11 +52,6 @@ final class DeviceTelemetry implements VhostUserEngine.SessionListener, VhostUse
     }
 
     @Override
-    public void memoryChanged(long mappedBytes) {
-        // The mapped size is read through the supplier the session installs; nothing to store here.
-    }
-
-    @Override
     public void invalidRing(int queueIndex, RuntimeException cause) {
         metrics.queue(queueIndex).invalidInput(dev.vhostd.daemon.metrics.InvalidKind.BAD_CHAIN);
     }

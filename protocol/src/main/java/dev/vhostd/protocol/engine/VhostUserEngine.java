@@ -60,8 +60,6 @@ public final class VhostUserEngine implements BackendHandler {
     public interface SessionListener {
         default void featuresNegotiated(long features, long protocolFeatures) {}
 
-        default void memoryChanged(long mappedBytes) {}
-
         default void invalidRing(int queueIndex, RuntimeException cause) {}
 
         /** The front-end sent a message that was refused. */
@@ -385,7 +383,6 @@ public final class VhostUserEngine implements BackendHandler {
         } catch (GuestMemoryException e) {
             throw VhostUserException.rejected("memory table refused: " + e.getMessage());
         } finally {
-            listener.memoryChanged(memory.mappedBytes());
             for (Vring v : wasRunning) {
                 try {
                     start(v);
@@ -480,7 +477,6 @@ public final class VhostUserEngine implements BackendHandler {
         }
         memory.close();
         device.reset();
-        listener.memoryChanged(0);
         listener.ended();
         LOG.log(Level.INFO, () -> name + ": front-end session ended" + (featuresSet ? "" : " before feature negotiation"));
     }

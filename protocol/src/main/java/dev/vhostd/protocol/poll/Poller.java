@@ -33,7 +33,6 @@ public final class Poller implements AutoCloseable {
     private final int controlFd = EventFd.create();
     private final EventFd events = new EventFd();
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
-    private final PollerThreadStats threadStats = new PollerThreadStats();
     private QueueBinding[] bindings = new QueueBinding[0];
     private volatile boolean running = true;
 
@@ -47,10 +46,6 @@ public final class Poller implements AutoCloseable {
 
     public String name() {
         return name;
-    }
-
-    public PollerThreadStats threadStats() {
-        return threadStats;
     }
 
     public int attachedQueues() {
@@ -201,10 +196,8 @@ public final class Poller implements AutoCloseable {
                 idleSince = 0;
                 continue;
             }
-            threadStats.addBusy(now - busyStart);
             int n = epoll.await(-1);
             long woke = System.nanoTime();
-            threadStats.addBlocked(woke - now);
             if (bs.length > 0) {
                 bs[0].stats.pollerTime(now - busyStart, woke - now);
             }
