@@ -104,7 +104,7 @@ start_backend() {
       --export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$sock,writable=on,num-queues=2" \
       >"$log" 2>&1 &
   else
-    if [ "$storage" = null ]; then backend=(--backend "null:$size"); else backend=(--backend "file:$img" --aio io_uring); fi
+    if [ "$storage" = null ]; then backend=(--backend "null:$size"); else backend=(--backend "file:$img"); fi
     "${pin_backend[@]}" "$root/vhostd" serve --socket "$sock" "${backend[@]}" --queues 2 >"$log" 2>&1 &
   fi
   started_pid=$!

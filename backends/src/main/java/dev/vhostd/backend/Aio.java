@@ -4,9 +4,13 @@ import java.util.Locale;
 
 /** How a file backend performs I/O. */
 public enum Aio {
-    /** io_uring when the kernel and any seccomp filter allow it, else synchronous (logged). */
+    /**
+     * io_uring when the kernel and any seccomp filter allow it, else synchronous (logged). Buffered
+     * reads or writes that the file system cannot start without blocking (tmpfs; ext4 writes) run
+     * directly on the poller instead of through io_uring's kernel worker threads.
+     */
     AUTO,
-    /** io_uring or fail: for operators who want to know when it is unavailable. */
+    /** io_uring for every request, or fail: for operators who want to know when it is unavailable. */
     IO_URING,
     /** preadv/pwritev on the caller's thread. */
     SYNC;

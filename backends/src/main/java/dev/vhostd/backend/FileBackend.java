@@ -8,6 +8,7 @@ import dev.vhostd.sys.OwnedFd;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -36,6 +37,8 @@ final class FileBackend implements BlockBackend {
     private final int queueDepth;
     /** Queues cache the fd number: closing it under them could send their I/O to another file. */
     private final AtomicInteger openQueues = new AtomicInteger();
+    private final AtomicBoolean inlineReadsLogged = new AtomicBoolean();
+    private final AtomicBoolean inlineWritesLogged = new AtomicBoolean();
 
     private FileBackend(String path, OwnedFd fd, long capacity, int blockSize, boolean readOnly, boolean direct,
                         boolean blockDevice, boolean discard, Aio engine, Aio requested, int queueDepth) {
@@ -256,18 +259,28 @@ final class FileBackend implements BlockBackend {
     }
 
     @Override
-    public synchronized BackendQueue openQueue() {
+    public BackendQueue openQueue() {
+        return openQueue(UringFileQueue.DEFAULT_STALL_NANOS, UringFileQueue.FIRST_BACKOFF_NANOS);
+    }
+
+    /**
+     * A queue whose inline reads or writes count as stalled after {@code stallNanos} and then use
+     * the ring for at least {@code firstBackoffNanos} (tests change both).
+     */
+    synchronized BackendQueue openQueue(long stallNanos, long firstBackoffNanos) {
         if (!fd.isOpen()) {
             throw new IllegalStateException(describe() + " is closed");
         }
-        BackendQueue q = engine == Aio.IO_URING ? uringQueue() : new SyncFileQueue(this);
+        BackendQueue q = engine == Aio.IO_URING ? uringQueue(stallNanos, firstBackoffNanos) : new SyncFileQueue(this);
         openQueues.incrementAndGet();
         return q;
     }
 
-    private BackendQueue uringQueue() {
+    private BackendQueue uringQueue(long stallNanos, long firstBackoffNanos) {
+        // Only page-cache I/O can be cheaper inline: O_DIRECT and block devices wait for the device.
+        boolean learn = requested == Aio.AUTO && !direct && !blockDevice;
         try {
-            return new UringFileQueue(this, queueDepth);
+            return new UringFileQueue(this, queueDepth, learn, stallNanos, firstBackoffNanos);
         } catch (RuntimeException e) {
             if (requested != Aio.AUTO) {
                 throw e;
@@ -275,6 +288,18 @@ final class FileBackend implements BlockBackend {
             // Rings cost kernel memory; running out for one queue should not stop the device.
             LOG.log(Level.WARNING, e.getMessage() + "; this queue uses synchronous I/O");
             return new SyncFileQueue(this);
+        }
+    }
+
+    /** Called by a queue that found its reads or writes are best run inline; logged once per direction. */
+    void runsInline(boolean write) {
+        if ((write ? inlineWritesLogged : inlineReadsLogged).compareAndSet(false, true)) {
+            String what = write ? "writes" : "reads";
+            LOG.log(Level.INFO, path + ": the file system cannot start buffered " + what + " without blocking,"
+                    + " so io_uring would pass each to a kernel worker thread; " + what + " run on the poller"
+                    + " threads instead (faster for page-cache I/O; one that blocks over "
+                    + UringFileQueue.DEFAULT_STALL_NANOS / 1_000_000 + " ms sends " + what
+                    + " through io_uring for a while). --aio io_uring always uses the ring");
         }
     }
 

@@ -100,6 +100,25 @@ final class FileIo implements AutoCloseable {
     }
 
     /**
+     * Tries the whole transfer once with RWF_NOWAIT, on a buffer the kernel can use as it is.
+     * Returns 0 when every byte moved (a partial transfer is finished blocking), -EAGAIN when the
+     * kernel would have had to wait and moved nothing, -EOPNOTSUPP when the file system cannot
+     * start this transfer without blocking, or another negative errno.
+     */
+    int tryNowait(IoOp op, boolean write) {
+        try {
+            fill(iov, op, 0);
+            long n = iov.transfer2(write, fd, op.offset(), Libc.RWF_NOWAIT);
+            if (n < 0) {
+                return (int) n;
+            }
+            return n < op.length() ? transfer(op, write, n) : 0;
+        } catch (IllegalStateException | IllegalArgumentException | UnsupportedOperationException e) {
+            return -Errno.EFAULT;
+        }
+    }
+
+    /**
      * Describes the bytes of {@code op} from {@code skip} on in {@code vec}, as many segments as
      * fit. Slicing a partly consumed segment allocates, but only on the rare short-transfer path.
      */

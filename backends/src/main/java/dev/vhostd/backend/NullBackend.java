@@ -1,8 +1,7 @@
 package dev.vhostd.backend;
 
 import dev.vhostd.sys.Errno;
-
-import java.lang.foreign.MemorySegment;
+import dev.vhostd.sys.Libc;
 
 /**
  * A backend that stores nothing: reads return zeroes, writes, discards and write-zeroes succeed
@@ -27,8 +26,7 @@ final class NullBackend implements BlockBackend {
         }
         try {
             for (int i = 0, n = op.segmentCount(); i < n; i++) {
-                MemorySegment s = op.segment(i);
-                s.fill((byte) 0);
+                Libc.memset(op.segment(i), 0);
             }
             return 0;
         } catch (IllegalStateException | UnsupportedOperationException e) {

@@ -48,6 +48,11 @@ public abstract class BlockBackendContract {
     /** Opens a fresh backend of {@link #CAPACITY} bytes; {@code dir} is an empty directory. */
     protected abstract BlockBackend openBackend(Path dir) throws IOException;
 
+    /** The queue the contract drives. */
+    protected BackendQueue openQueue(BlockBackend b) {
+        return b.openQueue();
+    }
+
     /** Whether written data reads back; false for backends that drop writes. */
     protected boolean storesData() {
         return true;
@@ -67,7 +72,7 @@ public abstract class BlockBackendContract {
     void openAll() throws IOException {
         arena = Arena.ofShared();
         backend = openBackend(dir);
-        queue = backend.openQueue();
+        queue = openQueue(backend);
         block = backend.blockSize();
     }
 

@@ -12,21 +12,24 @@ import java.util.stream.Stream;
 
 /**
  * A file on tmpfs (/dev/shm), the default engine. tmpfs refuses FALLOC_FL_ZERO_RANGE, so the
- * write-zeroes cases of the contract exercise the fallbacks (punch hole, zero buffers).
+ * write-zeroes cases of the contract exercise the fallbacks (punch hole, zero buffers); it has
+ * no RWF_NOWAIT either (Linux 6.18), so reads and writes run inline.
  */
-class FileTmpfsBackendTest extends BlockBackendContract {
+class FileTmpfsBackendTest extends FileAutoContract {
     private final List<Path> created = new ArrayList<>();
+    private Path shmDir;
 
     @Override
     protected BlockBackend openBackend(Path dir) throws IOException {
         Path shm = Files.createTempDirectory(Path.of("/dev/shm"), "vhostd-test");
         created.add(shm);
+        shmDir = shm;
         return Backends.open("file:" + shm.resolve("disk.img"), BackendOptions.defaults().withSize(CAPACITY));
     }
 
     @Override
-    protected boolean completesAsynchronously() {
-        return IoUringSupport.available();
+    protected Path imageDir() {
+        return shmDir;
     }
 
     @AfterEach

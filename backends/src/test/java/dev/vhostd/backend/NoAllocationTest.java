@@ -38,6 +38,13 @@ class NoAllocationTest {
         measure("file:" + dir.resolve("u.img"), BackendOptions.defaults().withSize(16 << 20).withAio(Aio.IO_URING));
     }
 
+    /** aio=auto on the build directory's file system: reads and writes each on the ring or inline. */
+    @Test
+    void fileAuto() {
+        assumeTrue(IoUringSupport.available(), () -> "io_uring unavailable: " + IoUringSupport.unavailableReason());
+        measure("file:" + dir.resolve("a.img"), BackendOptions.defaults().withSize(16 << 20));
+    }
+
     private void measure(String uri, BackendOptions options) {
         ThreadMXBean mx = (ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (BlockBackend b = Backends.open(uri, options); BackendQueue q = b.openQueue(); Arena a = Arena.ofConfined()) {

@@ -55,4 +55,9 @@ public final class IoVec {
     public long pwritev(int fd, long offset) {
         return Libc.pwritev(fd, array, count, offset);
     }
+
+    /** preadv2/pwritev2 with {@code flags}: bytes moved, or a negative errno. */
+    public long transfer2(boolean write, int fd, long offset, int flags) {
+        return Libc.preadwritev2(write, fd, array, count, offset, flags);
+    }
 }

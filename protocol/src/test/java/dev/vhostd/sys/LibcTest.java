@@ -28,6 +28,50 @@ class LibcTest {
     }
 
     @Test
+    void memsetFillsExactlyTheSegmentAndRefusesReadOnlyOnes() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (long size : new long[] {0, 1, 4095, 65536, (1 << 20) + 3 * 4096 + 7}) {
+                MemorySegment all = arena.allocate(size + 2);
+                all.fill((byte) 0x5A);
+                Libc.memset(all.asSlice(1, size), 0xC3);
+                assertEquals((byte) 0x5A, all.get(ValueLayout.JAVA_BYTE, 0));
+                assertEquals((byte) 0x5A, all.get(ValueLayout.JAVA_BYTE, size + 1));
+                for (long i = 1; i <= size; i++) {
+                    if (all.get(ValueLayout.JAVA_BYTE, i) != (byte) 0xC3) {
+                        throw new AssertionError("byte " + i + " of " + size + " not set");
+                    }
+                }
+            }
+            MemorySegment ro = arena.allocate(64).asReadOnly();
+            assertThrows(UnsupportedOperationException.class, () -> Libc.memset(ro, 0));
+            assertEquals(0, ro.get(ValueLayout.JAVA_BYTE, 0));
+        }
+        Arena closed = Arena.ofConfined();
+        MemorySegment gone = closed.allocate(64);
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> Libc.memset(gone, 0));
+    }
+
+    @Test
+    void preadv2ReturnsErrnoInsteadOfThrowing() {
+        int fd = MemFd.create("libc-test", 4096);
+        try (Arena arena = Arena.ofConfined()) {
+            IoVec iov = new IoVec(arena, 1);
+            MemorySegment buf = arena.allocate(4096);
+            buf.fill((byte) 7);
+            iov.add(buf);
+            assertEquals(4096, iov.transfer2(true, fd, 0, 0));
+            buf.fill((byte) 0);
+            assertEquals(4096, iov.transfer2(false, fd, 0, 0));
+            assertEquals(7, buf.get(ValueLayout.JAVA_BYTE, 4095));
+            assertEquals(-Errno.EBADF, iov.transfer2(false, -1, 0, 0));
+            assertEquals(-Errno.EOPNOTSUPP, iov.transfer2(false, fd, 0, 1 << 30), "unknown RWF flag");
+        } finally {
+            Libc.close(fd);
+        }
+    }
+
+    @Test
     void errnoIsReported() {
         ErrnoException e = assertThrows(ErrnoException.class, () -> Libc.close(-1));
         assertEquals(Errno.EBADF, e.errno());

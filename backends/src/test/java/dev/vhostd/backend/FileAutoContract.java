@@ -1,0 +1,120 @@
+package dev.vhostd.backend;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A buffered file with aio=auto: the contract, plus the choice between the ring and inline calls
+ * that each queue learns from its first read and write (see {@link UringFileQueue}).
+ */
+abstract class FileAutoContract extends BlockBackendContract {
+    @BeforeAll
+    static void needsIoUring() {
+        assumeTrue(IoUringSupport.available(), () -> "io_uring unavailable: " + IoUringSupport.unavailableReason());
+    }
+
+    /** The directory the backend's file is in. */
+    protected abstract Path imageDir();
+
+    /**
+     * No stall limit: a slow first call (class loading, a busy CI machine) would otherwise send a
+     * direction to the ring for a while and make the path under test depend on timing. The stall
+     * back-off has its own test below.
+     */
+    @Override
+    protected BackendQueue openQueue(BlockBackend b) {
+        return ((FileBackend) b).openQueue(Long.MAX_VALUE, UringFileQueue.FIRST_BACKOFF_NANOS);
+    }
+
+    /** Writes stay in flight only where the file system has non-blocking buffered writes. */
+    @Override
+    protected boolean completesAsynchronously() {
+        return !NowaitProbe.unsupported(imageDir(), true);
+    }
+
+    @Test
+    void readsAndWritesTakeThePathTheKernelsNowaitAnswerImplies() {
+        UringFileQueue q = (UringFileQueue) queue;
+        boolean writesInline = NowaitProbe.unsupported(imageDir(), true);
+        boolean readsInline = NowaitProbe.unsupported(imageDir(), false);
+        assertEquals("learn", q.path(true));
+        assertEquals("learn", q.path(false));
+        long enters = q.ring().enterCalls();
+        for (int i = 0; i < 8; i++) {
+            IoOp w = data(IoOp.Type.WRITE, i * 4096L, patterned(4096, 70 + i));
+            boolean completed = queue.submit(w);
+            if (i > 0) {
+                // The first one is the RWF_NOWAIT attempt and completes at once either way.
+                assertEquals(writesInline, completed, "write " + i + " completed at submit");
+            }
+            assertEquals(0, completed ? w.result() : run0(w));
+        }
+        assertEquals(writesInline ? "inline" : "ring", q.path(true));
+        for (int i = 0; i < 8; i++) {
+            MemorySegment buf = arena.allocate(4096, 4096);
+            IoOp r = data(IoOp.Type.READ, i * 4096L, buf);
+            boolean completed = queue.submit(r);
+            if (i > 0) {
+                assertEquals(readsInline, completed, "read " + i + " completed at submit");
+            }
+            assertEquals(0, completed ? r.result() : run0(r));
+            int seed = 70 + i;
+            assertContent(buf, i * 4096L, off -> pattern(seed, off - (off / 4096) * 4096));
+        }
+        assertEquals(readsInline ? "inline" : "ring", q.path(false));
+        if (readsInline && writesInline) {
+            assertEquals(enters, q.ring().enterCalls(), "inline reads and writes must not enter the ring");
+        }
+    }
+
+    @Test
+    void aStalledInlineWriteSendsWritesThroughTheRingUntilTheBackOffEnds() throws InterruptedException {
+        assumeTrue(NowaitProbe.unsupported(imageDir(), true), "this file system has non-blocking buffered writes");
+        FileBackend file = (FileBackend) backend;
+        // A stall limit of 0 makes every inline write count as stalled.
+        try (BackendQueue q0 = file.openQueue(0, 3_600_000_000_000L)) {
+            UringFileQueue q = (UringFileQueue) q0;
+            assertTrue(q.submit(data(IoOp.Type.WRITE, 0, patterned(4096, 1))), "learning write runs inline");
+            assertEquals("inline", q.path(true));
+            assertEquals(1, q.inlineStalls());
+            IoOp second = data(IoOp.Type.WRITE, 4096, patterned(4096, 2));
+            assertFalse(q.submit(second), "during the back-off writes go to the ring");
+            List<IoOp> done = new ArrayList<>();
+            q.flushSubmissions();
+            q.drain(done::add);
+            assertEquals(List.of(second), done);
+            assertEquals(0, second.result());
+            assertEquals(1, q.inlineStalls());
+        }
+        try (BackendQueue q0 = file.openQueue(0, 1_000_000L)) {
+            UringFileQueue q = (UringFileQueue) q0;
+            assertTrue(q.submit(data(IoOp.Type.WRITE, 8192, patterned(4096, 3))));
+            Thread.sleep(5);
+            assertTrue(q.submit(data(IoOp.Type.WRITE, 12288, patterned(4096, 4))), "inline again after the back-off");
+            assertEquals(2, q.inlineStalls());
+        }
+        for (int i = 0; i < 4; i++) {
+            int seed = i + 1;
+            assertContent(read(i * 4096L, 4096), i * 4096L, off -> pattern(seed, off % 4096));
+        }
+    }
+
+    /** Waits for an op the queue took in flight. */
+    private int run0(IoOp op) {
+        queue.flushSubmissions();
+        List<IoOp> done = new ArrayList<>();
+        awaitCompletions(done, 1);
+        assertTrue(done.get(0) == op, "reaped a different op");
+        return op.result();
+    }
+}
