@@ -13,13 +13,16 @@
 #   --localfs-dir D   directory on a local file system for the localfs images (default /var/tmp)
 #   --b qsd|vhostd    the second back-end (default vhostd; qsd compares qsd with itself, a noise check)
 #   --pin             pin the back-end to CPU 1 and the bench to CPU 0 (needs 2+ CPUs and taskset)
+#   --notify on|off   also measure guest notifications per request with EVENT_IDX on and off:
+#                     a null device with a 50 us service time (null-co latency-ns for qsd), 4k
+#                     randread depth 32, front-end sleeping until notified like a guest (default on)
 #   --out DIR         keep raw results and back-end logs here (default: a new directory under /tmp)
 # Environment: VHOSTD_BENCH overrides the bench command (default: "<repo>/vhostd bench");
 #   BENCH_ARGS adds bench options to every run (for example "--poll-us 20" or "--event-idx off").
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 out=""
+seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 notify=on out=""
 
 # name rw bs depth queues
 CASES=(
@@ -46,12 +49,14 @@ while [ $# -gt 0 ]; do
     --localfs-dir) localfs_dir=$2; shift 2 ;;
     --b) b_kind=$2; shift 2 ;;
     --pin) pin=1; shift ;;
+    --notify) notify=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
 case "$b_kind" in qsd|vhostd) ;; *) die "--b must be qsd or vhostd" ;; esac
+case "$notify" in on|off) ;; *) die "--notify must be on or off" ;; esac
 command -v qemu-storage-daemon >/dev/null || die "qemu-storage-daemon not found: apt-get install qemu-system-common"
 [ "$pin" = 0 ] || command -v taskset >/dev/null || die "--pin needs taskset (util-linux)"
 
@@ -87,7 +92,7 @@ make_image() {
 start_backend() {
   local kind=$1 storage=$2 sock=$3 log=$4 img="" blockdev backend
   case "$storage" in
-    null) ;;
+    null|null50us) ;;
     tmpfs) img=/dev/shm/vhostd-compare-$kind-$$-$RANDOM.img ;;
     localfs) img=$localfs_dir/vhostd-compare-$kind-$$-$RANDOM.img ;;
     *) die "unknown storage $storage" ;;
@@ -97,6 +102,8 @@ start_backend() {
   if [ "$kind" = qsd ]; then
     if [ "$storage" = null ]; then
       blockdev="driver=null-co,node-name=d0,size=$size_bytes,read-zeroes=on"
+    elif [ "$storage" = null50us ]; then
+      blockdev="driver=null-co,node-name=d0,size=$size_bytes,read-zeroes=on,latency-ns=50000"
     else
       blockdev="driver=file,node-name=d0,filename=$img,aio=io_uring,cache.direct=off"
     fi
@@ -104,7 +111,11 @@ start_backend() {
       --export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$sock,writable=on,num-queues=2" \
       >"$log" 2>&1 &
   else
-    if [ "$storage" = null ]; then backend=(--backend "null:$size"); else backend=(--backend "file:$img"); fi
+    case "$storage" in
+      null) backend=(--backend "null:$size") ;;
+      null50us) backend=(--backend "null:$size,latency=50us") ;;
+      *) backend=(--backend "file:$img") ;;
+    esac
     "${pin_backend[@]}" "$root/vhostd" serve --socket "$sock" "${backend[@]}" --queues 2 >"$log" 2>&1 &
   fi
   started_pid=$!
@@ -159,16 +170,17 @@ done
 
 # Mean over runs per (storage, case, side), then the table.
 label_b=$b_kind; [ "$b_kind" = qsd ] && label_b="qsd(B)"
-printf '\n%-8s %-20s %10s %10s %6s | %8s %8s %6s | %8s %8s %6s\n' storage case "IOPS qsd" "IOPS $label_b" ratio \
-  "p99 qsd" "p99 B" ratio "CPU qsd" "CPU B" ratio
-printf '%-8s %-20s %10s %10s %6s | %8s %8s %6s | %8s %8s %6s\n' "" "" "" "" "B/qsd" "us" "us" "B/qsd" "us/req" "us/req" "B/qsd"
+printf '\n%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s\n' storage case "IOPS qsd" "IOPS $label_b" ratio \
+  "p50 qsd" "p50 B" ratio "p99 qsd" "p99 B" ratio "CPU qsd" "CPU B" ratio
+printf '%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s\n' "" "" "" "" "B/qsd" "us" "us" "B/qsd" "us" "us" \
+  "B/qsd" "us/req" "us/req" "B/qsd"
 awk '
   function get(line, key,   m) { return match(line, " " key "=[^ ]*") ? substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) : "" }
   {
     k = $1 " " $2; side = $3
     if (!(k in seen)) { seen[k] = 1; order[++n] = k }
     cnt[k, side]++
-    iops[k, side] += get($0, "iops"); p99[k, side] += get($0, "lat_p99_us")
+    iops[k, side] += get($0, "iops"); p50[k, side] += get($0, "lat_p50_us"); p99[k, side] += get($0, "lat_p99_us")
     cpu = get($0, "backend_cpu_us_per_req"); if (cpu >= 0) { cpus[k, side] += cpu; ccnt[k, side]++ }
   }
   function mean(sum, c) { return c ? sum / c : -1 }
@@ -178,11 +190,55 @@ awk '
     for (i = 1; i <= n; i++) {
       k = order[i]; split(k, p, " ")
       ia = mean(iops[k, "a"], cnt[k, "a"]); ib = mean(iops[k, "b"], cnt[k, "b"])
+      ma = mean(p50[k, "a"], cnt[k, "a"]); mb = mean(p50[k, "b"], cnt[k, "b"])
       la = mean(p99[k, "a"], cnt[k, "a"]); lb = mean(p99[k, "b"], cnt[k, "b"])
       ca = mean(cpus[k, "a"], ccnt[k, "a"]); cb = mean(cpus[k, "b"], ccnt[k, "b"])
-      printf "%-8s %-20s %10s %10s %6s | %8s %8s %6s | %8s %8s %6s\n", p[1], p[2], num(ia, "%.0f"), num(ib, "%.0f"),
-        ratio(ib, ia), num(la, "%.1f"), num(lb, "%.1f"), ratio(lb, la), num(ca, "%.2f"), num(cb, "%.2f"), ratio(cb, ca)
+      printf "%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s\n", p[1], p[2], num(ia, "%.0f"),
+        num(ib, "%.0f"), ratio(ib, ia), num(ma, "%.1f"), num(mb, "%.1f"), ratio(mb, ma), num(la, "%.1f"), num(lb, "%.1f"),
+        ratio(lb, la), num(ca, "%.2f"), num(cb, "%.2f"), ratio(cb, ca)
     }
   }' "$results"
 echo
-echo "IOPS ratio > 1: B faster. p99 and CPU ratios < 1: B better. $runs run(s) of ${seconds}s per back-end and case, alternating."
+echo "IOPS ratio > 1: B faster. Latency and CPU ratios < 1: B better. $runs run(s) of ${seconds}s per back-end and case, alternating."
+
+[ "$notify" = on ] || exit 0
+# Guest notifications (call eventfd signals) per request, EVENT_IDX on against off. The front-end
+# sleeps until notified, as a guest driver does, so suppression shows directly in calls/request.
+# The device takes 50 us per request, so completions trickle out as a disk's do: on an instant
+# device a back-end that publishes once per batch notifies once per batch either way.
+notes=$out/notify.txt
+: > "$notes"
+sock_a=$work/a.sock sock_b=$work/b.sock
+start_backend qsd null50us "$sock_a" "$out/qsd-notify.log"; pid_a=$started_pid
+start_backend "$b_kind" null50us "$sock_b" "$out/$b_kind-notify.log"; pid_b=$started_pid
+for ei in on off; do
+  for run in $(seq 1 "$runs"); do
+    for side in a b; do
+      if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
+      echo "== notifications event-idx=$ei run $run: $kind" >&2
+      line=$("${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw randread --bs 4k --depth 32 --queues 1 \
+             --seconds "$seconds" --ramp "$ramp" --event-idx "$ei" --poll-us 0 2>>"$out/bench.log" | grep '^RESULT ') \
+        || { echo "bench failed for $kind event-idx=$ei; see $out/bench.log" >&2; continue; }
+      echo "$ei $side $line" >> "$notes"
+    done
+  done
+done
+stop_backend "$pid_a"; stop_backend "$pid_b"
+printf '\nGuest notifications per request (null device with 50 us latency, 4k randread, depth 32, 1 queue,\nfront-end sleeping until notified)\n'
+printf '%-8s %-9s %10s %14s %10s\n' back-end event-idx IOPS "notify/req" "kicks/req"
+awk -v lb="$label_b" '
+  function get(line, key) { return match(line, " " key "=[^ ]*") ? substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) : "" }
+  { k = $2 " " $1; c[k]++; i[k] += get($0, "iops"); n[k] += get($0, "calls_per_req"); q[k] += get($0, "kicks_per_req") }
+  END {
+    split("a on,a off,b on,b off", keys, ",")
+    for (j = 1; j <= 4; j++) {
+      k = keys[j]; if (!c[k]) continue; split(k, p, " ")
+      printf "%-8s %-9s %10.0f %14.4f %10.4f\n", (p[1] == "a" ? "qsd" : lb), p[2], i[k] / c[k], n[k] / c[k], q[k] / c[k]
+    }
+    for (s = 1; s <= 2; s++) {
+      side = (s == 1 ? "a" : "b")
+      if (c[side " on"] && c[side " off"] && n[side " off"] > 0)
+        printf "%s: notifications per request with EVENT_IDX = %.2f x without\n", (side == "a" ? "qsd" : lb),
+          (n[side " on"] / c[side " on"]) / (n[side " off"] / c[side " off"])
+    }
+  }' "$notes"

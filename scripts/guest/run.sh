@@ -8,6 +8,7 @@
 #   --script FILE        shell script run by the guest's busybox sh; the disk is /dev/vda
 #   --queues N           virtio-blk request queues (num-queues), default 1
 #   --queue-size N       descriptors per queue, default QEMU's (128)
+#   --device-opts OPTS   more vhost-user-blk-pci properties, comma-separated (e.g. event_idx=off)
 #   --reconnect          let QEMU reconnect (reconnect=1) when the back end goes away, and wait
 #                        for the socket at start instead of failing
 #   --mem SIZE           guest RAM, shared with the back end (memfd), default 512M
@@ -26,7 +27,7 @@ set -euo pipefail
 usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
-socket= script= queues=1 queue_size= reconnect=0 mem=512M smp=2 timeout_s=120
+socket= script= queues=1 queue_size= device_opts= reconnect=0 mem=512M smp=2 timeout_s=120
 serial_log= image= append_extra= quiet=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --script) script=${2:?--script needs a file}; shift 2 ;;
     --queues) queues=${2:?--queues needs a number}; shift 2 ;;
     --queue-size) queue_size=${2:?--queue-size needs a number}; shift 2 ;;
+    --device-opts) device_opts=${2:?--device-opts needs properties}; shift 2 ;;
     --reconnect) reconnect=1; shift ;;
     --mem) mem=${2:?--mem needs a size}; shift 2 ;;
     --smp) smp=${2:?--smp needs a number}; shift 2 ;;
@@ -92,6 +94,7 @@ chardev="socket,id=c0,path=$socket"
 [ "$reconnect" -eq 0 ] || chardev+=",reconnect=1"
 device="vhost-user-blk-pci,chardev=c0,num-queues=$queues"
 [ -z "$queue_size" ] || device+=",queue-size=$queue_size"
+[ -z "$device_opts" ] || device+=",$device_opts"
 
 # QEMU writes the console straight into --serial-log when given, so callers can follow it live.
 console=${serial_log:-$tmp/console.log}

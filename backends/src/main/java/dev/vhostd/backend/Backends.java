@@ -5,10 +5,11 @@ import java.util.Objects;
 
 /**
  * Opens a backend from an operator's URI: {@code file:PATH}, {@code memory:SIZE} or
- * {@code null:SIZE}. Failures throw {@link BackendOpenException} with a message saying what to do.
+ * {@code null:SIZE[,latency=DURATION]}. Failures throw {@link BackendOpenException} with a message
+ * saying what to do.
  */
 public final class Backends {
-    private static final String USAGE = "use file:PATH, memory:SIZE or null:SIZE";
+    private static final String USAGE = "use file:PATH, memory:SIZE or null:SIZE[,latency=DURATION]";
 
     private Backends() {}
 
@@ -36,10 +37,49 @@ public final class Backends {
             }
             case "null" -> {
                 noDirect(scheme, options);
-                yield new NullBackend(size(scheme, rest, options), blockSize(options), options.readOnly());
+                int comma = rest.indexOf(',');
+                long latency = comma < 0 ? 0 : latency(rest.substring(comma + 1));
+                String size = comma < 0 ? rest : rest.substring(0, comma);
+                yield new NullBackend(size(scheme, size, options), blockSize(options), options.readOnly(), latency);
             }
             default -> throw new BackendOpenException("unknown backend '" + uri.substring(0, colon + 1) + "'; " + USAGE);
         };
+    }
+
+    /** "latency=50us": a duration in ns, us, ms or s, at most 10 s. */
+    private static long latency(String option) {
+        String hint = "; null: takes one option, latency=DURATION such as latency=50us (units ns, us, ms, s)";
+        if (!option.startsWith("latency=")) {
+            throw new BackendOpenException("unknown null: option '" + option + "'" + hint);
+        }
+        String v = option.substring("latency=".length()).strip().toLowerCase(Locale.ROOT);
+        long unit;
+        String digits;
+        if (v.endsWith("ns")) {
+            unit = 1;
+            digits = v.substring(0, v.length() - 2);
+        } else if (v.endsWith("us")) {
+            unit = 1_000;
+            digits = v.substring(0, v.length() - 2);
+        } else if (v.endsWith("ms")) {
+            unit = 1_000_000;
+            digits = v.substring(0, v.length() - 2);
+        } else if (v.endsWith("s")) {
+            unit = 1_000_000_000;
+            digits = v.substring(0, v.length() - 1);
+        } else {
+            throw new BackendOpenException("latency '" + v + "' has no unit" + hint);
+        }
+        long n;
+        try {
+            n = Long.parseLong(digits.strip());
+        } catch (NumberFormatException e) {
+            throw new BackendOpenException("latency '" + v + "' is not a whole number of a unit" + hint, e);
+        }
+        if (n < 0 || n > 10_000_000_000L / unit) {
+            throw new BackendOpenException("latency '" + v + "' is out of range: 0 to 10 s");
+        }
+        return n * unit;
     }
 
     private static void noDirect(String scheme, BackendOptions options) {

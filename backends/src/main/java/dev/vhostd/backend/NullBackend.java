@@ -5,19 +5,23 @@ import dev.vhostd.sys.Libc;
 
 /**
  * A backend that stores nothing: reads return zeroes, writes, discards and write-zeroes succeed
- * and are dropped. For benchmarking the rest of the stack without storage costs.
+ * and are dropped. For benchmarking the rest of the stack without storage costs; with a latency,
+ * each request completes that long after submission, like a device with a fixed service time.
  */
 final class NullBackend implements BlockBackend {
     private final long capacity;
     private final int blockSize;
     private final boolean readOnly;
+    private final long latencyNanos;
     private final String description;
 
-    NullBackend(long capacity, int blockSize, boolean readOnly) {
+    NullBackend(long capacity, int blockSize, boolean readOnly, long latencyNanos) {
         this.capacity = capacity;
         this.blockSize = blockSize;
         this.readOnly = readOnly;
-        this.description = "null:" + Sizes.format(capacity) + (readOnly ? " (read-only)" : "");
+        this.latencyNanos = latencyNanos;
+        this.description = "null:" + Sizes.format(capacity) + (latencyNanos > 0 ? ",latency=" + latencyNanos + "ns" : "")
+                + (readOnly ? " (read-only)" : "");
     }
 
     private int execute(IoOp op) {
@@ -46,7 +50,7 @@ final class NullBackend implements BlockBackend {
 
     @Override
     public BackendQueue openQueue() {
-        return new SyncQueue(this, this::execute);
+        return latencyNanos > 0 ? new DelayedQueue(this, this::execute, latencyNanos) : new SyncQueue(this, this::execute);
     }
 
     @Override

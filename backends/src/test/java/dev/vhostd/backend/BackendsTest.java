@@ -23,7 +23,7 @@ class BackendsTest {
 
     @Test
     void unknownSchemeNamesTheKnownOnes() {
-        assertEquals("unknown backend 'foo:'; use file:PATH, memory:SIZE or null:SIZE",
+        assertEquals("unknown backend 'foo:'; use file:PATH, memory:SIZE or null:SIZE[,latency=DURATION]",
                 failure("foo:bar", BackendOptions.defaults()));
         assertTrue(failure("/var/disk.img", BackendOptions.defaults()).contains("use file:PATH"));
         assertTrue(failure("", BackendOptions.defaults()).contains("no backend"));
@@ -106,6 +106,15 @@ class BackendsTest {
         assertTrue(failure("null:1G", BackendOptions.defaults().withSize(2L << 30)).contains("give the size once"));
         assertTrue(failure("memory:1G", BackendOptions.defaults().withDirect(true)).contains("file: backends only"));
         assertTrue(failure("file:", BackendOptions.defaults()).contains("needs a path"));
+        assertTrue(failure("null:1G,latency=5", BackendOptions.defaults()).contains("has no unit"));
+        assertTrue(failure("null:1G,latency=fast", BackendOptions.defaults()).contains("has no unit"));
+        assertTrue(failure("null:1G,latency=1.5ms", BackendOptions.defaults()).contains("whole number"));
+        assertTrue(failure("null:1G,latency=11s", BackendOptions.defaults()).contains("out of range"));
+        assertTrue(failure("null:1G,speed=1", BackendOptions.defaults()).contains("unknown null: option 'speed=1'"));
+        try (BlockBackend b = Backends.open("null:1G,latency=50us", BackendOptions.defaults())) {
+            assertEquals(1L << 30, b.capacity());
+            assertTrue(b.describe().contains("latency=50000ns"), b.describe());
+        }
     }
 
     @Test

@@ -50,7 +50,7 @@ public final class ServeCommand implements Callable<Integer> {
     Integer fd;
 
     @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
-            description = "Storage: file:PATH, memory:SIZE or null:SIZE (default: ${DEFAULT-VALUE}).")
+            description = "Storage: file:PATH, memory:SIZE or null:SIZE[,latency=DURATION] (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--blk-file", paramLabel = "PATH",
@@ -74,7 +74,9 @@ public final class ServeCommand implements Callable<Integer> {
     boolean direct;
 
     @Option(names = "--aio", paramLabel = "ENGINE", defaultValue = "auto",
-            description = "File I/O engine: auto, io_uring or sync (default: ${DEFAULT-VALUE}).")
+            description = "File I/O engine: auto (io_uring, with page-cache reads/writes the file system cannot start "
+                    + "without blocking run on the poller), io_uring (everything through the ring) or sync "
+                    + "(default: ${DEFAULT-VALUE}).")
     String aio;
 
     @Option(names = "--serial", paramLabel = "ID", defaultValue = "", description = "Serial reported to the guest (max 20 bytes).")

@@ -47,6 +47,11 @@ public final class Libc {
     // eventfd(2)
     public static final int EFD_NONBLOCK = 0x800;
     public static final int EFD_CLOEXEC = 0x80000;
+    // timerfd_create(2)
+    public static final int CLOCK_MONOTONIC = 1;
+    public static final int TFD_NONBLOCK = 0x800;
+    public static final int TFD_CLOEXEC = 0x80000;
+    public static final int TFD_TIMER_ABSTIME = 1;
     // memfd_create(2)
     public static final int MFD_CLOEXEC = 0x1;
     public static final int MFD_ALLOW_SEALING = 0x2;
@@ -114,6 +119,10 @@ public final class Libc {
     /** memset is a plain function: no errno, and short enough to run without a thread-state change. */
     private static final MethodHandle MEMSET = LINKER.downcallHandle(LIBC.find("memset").orElseThrow(),
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG), Linker.Option.critical(false));
+    private static final MethodHandle TIMERFD_CREATE = downcall("timerfd_create",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle TIMERFD_SETTIME = downcall("timerfd_settime",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle EVENTFD = downcall("eventfd",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle MEMFD_CREATE = downcall("memfd_create",
@@ -446,6 +455,36 @@ public final class Libc {
     }
 
     private static final long MEMSET_CHUNK = 1 << 20;
+
+    /** timerfd_create(CLOCK_MONOTONIC, flags): the clock System.nanoTime reads on Linux. */
+    public static int timerfdCreate(int flags) {
+        MemorySegment st = state();
+        int r;
+        try {
+            r = (int) TIMERFD_CREATE.invokeExact(st, CLOCK_MONOTONIC, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new ErrnoException("timerfd_create", errno(st));
+        }
+        return r;
+    }
+
+    /** timerfd_settime(fd, flags, spec, NULL); {@code spec} is a 32-byte struct itimerspec. */
+    public static void timerfdSettime(int fd, int flags, MemorySegment spec) {
+        checkBounds(spec, 32);
+        MemorySegment st = state();
+        int r;
+        try {
+            r = (int) TIMERFD_SETTIME.invokeExact(st, fd, flags, spec, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new ErrnoException("timerfd_settime", errno(st), "fd " + fd);
+        }
+    }
 
     public static int eventfd(int initval, int flags) {
         MemorySegment st = state();

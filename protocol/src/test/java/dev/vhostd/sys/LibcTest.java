@@ -72,6 +72,26 @@ class LibcTest {
     }
 
     @Test
+    void timerFdFiresAtItsDeadlineOnTheNanoTimeClock() {
+        EventFd reader = new EventFd();
+        try (TimerFd t = new TimerFd(); Epoll ep = new Epoll(1)) {
+            ep.add(t.fd(), Epoll.EPOLLIN, 1);
+            long start = System.nanoTime();
+            t.armAt(start + 30_000_000L);
+            assertEquals(0, reader.drain(t.fd()), "not yet expired");
+            assertEquals(1, ep.await(5_000));
+            assertTrue(System.nanoTime() - start >= 30_000_000L, "fired early");
+            assertEquals(1, reader.drain(t.fd()));
+            t.armAt(start);
+            assertEquals(1, ep.await(5_000), "a past deadline fires at once");
+            assertEquals(1, reader.drain(t.fd()));
+            t.armAt(System.nanoTime() + 20_000_000L);
+            t.disarm();
+            assertEquals(0, ep.await(60), "a disarmed timer stays quiet");
+        }
+    }
+
+    @Test
     void errnoIsReported() {
         ErrnoException e = assertThrows(ErrnoException.class, () -> Libc.close(-1));
         assertEquals(Errno.EBADF, e.errno());
