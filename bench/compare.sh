@@ -17,8 +17,9 @@
 #                     a null device with a 50 us service time (null-co latency-ns for qsd), 4k
 #                     randread depth 32, front-end sleeping until notified like a guest (default on)
 #   --out DIR         keep raw results and back-end logs here (default: a new directory under /tmp)
-# Environment: VHOSTD_BENCH overrides the bench command (default: "<repo>/vhostd bench");
-#   BENCH_ARGS adds bench options to every run (for example "--poll-us 20" or "--event-idx off").
+# Environment: VHOSTD overrides the vhostd command (default: "<repo>/vhostd", which builds the jar);
+#   VHOSTD_BENCH overrides the bench command (default: "$VHOSTD bench");
+#   BENCH_ARGS adds bench options to every matrix run (for example "--poll-us 20" or "--event-idx off").
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -61,7 +62,8 @@ command -v qemu-storage-daemon >/dev/null || die "qemu-storage-daemon not found:
 [ "$pin" = 0 ] || command -v taskset >/dev/null || die "--pin needs taskset (util-linux)"
 
 size_bytes=$(numfmt --from=iec "${size^^}") || die "bad --size $size"
-read -r -a bench_cmd <<< "${VHOSTD_BENCH:-$root/vhostd bench}"
+read -r -a vhostd_cmd <<< "${VHOSTD:-$root/vhostd}"
+read -r -a bench_cmd <<< "${VHOSTD_BENCH:-${vhostd_cmd[*]} bench}"
 read -r -a bench_extra <<< "${BENCH_ARGS:-}"
 out=${out:-$(mktemp -d /tmp/vhostd-compare.XXXXXX)}
 mkdir -p "$out"
@@ -116,7 +118,7 @@ start_backend() {
       null50us) backend=(--backend "null:$size,latency=50us") ;;
       *) backend=(--backend "file:$img") ;;
     esac
-    "${pin_backend[@]}" "$root/vhostd" serve --socket "$sock" "${backend[@]}" --queues 2 >"$log" 2>&1 &
+    "${pin_backend[@]}" "${vhostd_cmd[@]}" serve --socket "$sock" "${backend[@]}" --queues 2 >"$log" 2>&1 &
   fi
   started_pid=$!
   pids+=("$started_pid")
@@ -139,7 +141,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
 # Build the jar (the launcher does it on first use) before anything is timed.
 if [ "$b_kind" = vhostd ] || [ -z "${VHOSTD_BENCH:-}" ]; then
-  "$root/vhostd" --version >/dev/null || die "cannot run $root/vhostd; build it with: mvn -B package"
+  "${vhostd_cmd[@]}" --version >/dev/null || die "cannot run ${vhostd_cmd[*]}; build it with: mvn -B package"
 fi
 
 results=$out/results.txt
