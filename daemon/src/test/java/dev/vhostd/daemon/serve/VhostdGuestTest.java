@@ -187,6 +187,41 @@ class VhostdGuestTest {
         }
     }
 
+    /**
+     * With a device that takes 100 ms per request, a kill -9 always leaves requests in flight. QEMU
+     * keeps the inflight area vhostd gave it (INFLIGHT_SHMFD) and hands it to the restarted vhostd,
+     * which processes those requests again before new ones; fio in the guest sees no error.
+     */
+    @Test
+    void kill9WithRequestsInFlightResubmitsThemFromTheInflightArea() throws Exception {
+        Path socket = dir.resolve("vhostd.sock");
+        String backend = "null:64M,latency=100ms";
+        VhostdProcess first = vhostd("--backend", backend);
+        try (RunningGuest g = GuestVm.start(socket, """
+                echo FIO-START
+                fio --name=inflight --filename=/dev/vda --direct=1 --ioengine=libaio --rw=randread --bs=4k \
+                    --iodepth=16 --size=32M --time_based --runtime=8 --minimal --terse-version=3 >/tmp/i.out 2>&1
+                echo "RESULT fio_rc=$? fio_err=$(cut -d';' -f5 /tmp/i.out) fio_kib=$(cut -d';' -f6 /tmp/i.out)"
+                """, GuestVm.Options.defaults().withReconnect(true).withTimeout(Duration.ofSeconds(300)))) {
+            g.awaitConsoleLine("FIO-START", Duration.ofSeconds(120));
+            Thread.sleep(3000);
+            first.kill9();
+            int before = first.log().length();
+            try (VhostdProcess second = vhostd("--backend", backend)) {
+                GuestResult r = g.await();
+                r.requireSuccess();
+                assertEquals(0, r.resultLong("fio_rc"), r::describe);
+                assertEquals(0, r.resultLong("fio_err"), r::describe);
+                assertTrue(r.resultLong("fio_kib") > 0, r::describe);
+                String after = second.log().substring(before);
+                assertTrue(after.matches("(?s).*queue \\d+: \\d+ requests were in flight when the previous vhostd"
+                        + " stopped.*"), "the restarted vhostd found nothing to resubmit:\n" + after);
+            }
+        } finally {
+            first.close();
+        }
+    }
+
     private static String sha256(byte[] data) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     }

@@ -150,6 +150,10 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
                 LOG.log(Level.ERROR, "{0}: {1}: {2}; closing the connection", peer, request, e.getMessage());
                 return false;
             }
+            if (reply instanceof Reply.Inflight i && i.fd() >= 0) {
+                // The fd rides on the sendmsg that carries the reply's first byte.
+                socket.setOutboundFileDescriptors(FileDescriptorCast.unsafeUsing(i.fd()).getFileDescriptor());
+            }
             out.write(bytes);
         } else {
             if (!(reply instanceof Reply.None)) {

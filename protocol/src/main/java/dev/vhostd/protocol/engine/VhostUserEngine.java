@@ -49,6 +49,8 @@ public final class VhostUserEngine implements BackendHandler {
     private volatile Runnable closeConnection = () -> {};
     private volatile boolean broken;
     private final SessionListener listener;
+    /** INFLIGHT_SHMFD area, once GET_INFLIGHT_FD or SET_INFLIGHT_FD provided one. */
+    private InflightArea inflight;
 
     /** Creates per-queue poller stats (metrics); may return {@link PollerStats#NONE}. */
     @FunctionalInterface
@@ -170,6 +172,8 @@ public final class VhostUserEngine implements BackendHandler {
                 resetDevice();
                 yield Reply.NONE;
             }
+            case Message.GetInflightFd m -> getInflightFd(m);
+            case Message.SetInflightFd m -> setInflightFd(m);
         };
     }
 
@@ -177,6 +181,7 @@ public final class VhostUserEngine implements BackendHandler {
         switch (message) {
             case Message.SetMemTable m -> m.fds().forEach(OwnedFd::close);
             case Message.AddMemReg m -> m.fd().close();
+            case Message.SetInflightFd m -> m.fd().close();
             case Message.SetVringFd m -> {
                 if (m.fd() != null) {
                     m.fd().close();
@@ -344,6 +349,96 @@ public final class VhostUserEngine implements BackendHandler {
         return Reply.NONE;
     }
 
+    /**
+     * GET_INFLIGHT_FD: a new, zeroed tracking area for the front-end to keep. A request vhostd
+     * cannot serve gets mmap_size 0, which QEMU takes as "no inflight tracking" and goes on.
+     */
+    private Reply getInflightFd(Message.GetInflightFd m) {
+        String bad = inflightGeometryProblem(m.numQueues(), m.queueSize());
+        if (bad != null) {
+            LOG.log(Level.WARNING, name + ": GET_INFLIGHT_FD: " + bad + "; replying without an area, so requests in"
+                    + " flight during a crash of vhostd cannot be resubmitted");
+            return new Reply.Inflight(0, 0, m.numQueues(), m.queueSize(), -1);
+        }
+        requireAllStopped("GET_INFLIGHT_FD");
+        closeInflight();
+        inflight = InflightArea.create(m.numQueues(), m.queueSize());
+        LOG.log(Level.INFO, () -> name + ": inflight tracking area created for " + m.numQueues() + " queues of "
+                + m.queueSize());
+        return new Reply.Inflight(inflight.mappedBytes(), 0, m.numQueues(), m.queueSize(), inflight.fd());
+    }
+
+    private Reply setInflightFd(Message.SetInflightFd m) {
+        String bad = inflightGeometryProblem(m.numQueues(), m.queueSize());
+        if (bad != null) {
+            m.fd().close();
+            throw VhostUserException.rejected("SET_INFLIGHT_FD: " + bad);
+        }
+        try {
+            requireAllStopped("SET_INFLIGHT_FD");
+        } catch (VhostUserException e) {
+            m.fd().close();
+            throw e;
+        }
+        InflightArea area;
+        try {
+            area = InflightArea.adopt(m.numQueues(), m.queueSize(), m.mmapSize(), m.mmapOffset(), m.fd());
+        } catch (IllegalArgumentException e) {
+            throw VhostUserException.rejected("SET_INFLIGHT_FD: inflight area refused: " + e.getMessage());
+        }
+        closeInflight();
+        inflight = area;
+        return Reply.NONE;
+    }
+
+    private String inflightGeometryProblem(int numQueues, int queueSize) {
+        int max = Math.min(SplitQueue.MAX_SIZE, device.maxQueueSize());
+        if (numQueues < 1 || numQueues > vrings.length) {
+            return numQueues + " queues asked for, but the device has " + vrings.length;
+        }
+        if (queueSize < 1 || queueSize > max || Integer.bitCount(queueSize) != 1) {
+            return "queue size " + queueSize + " is not a power of two from 1 to " + max;
+        }
+        return null;
+    }
+
+    private void requireAllStopped(String what) {
+        for (Vring v : vrings) {
+            requireStopped(v, what);
+        }
+    }
+
+    private void closeInflight() {
+        if (inflight != null) {
+            inflight.close();
+            inflight = null;
+        }
+    }
+
+    /** Puts {@code queue} under inflight tracking if there is an area for it; logs what it found. */
+    private void trackInflight(Vring v, SplitQueue queue) {
+        InflightArea area = inflight;
+        if (area == null || v.index >= area.numQueues) {
+            return;
+        }
+        if (v.num != area.queueSize) {
+            LOG.log(Level.WARNING, name + ": queue " + v.index + " has " + v.num + " entries but the inflight area was"
+                    + " made for " + area.queueSize + "; its requests are not tracked for crash recovery");
+            return;
+        }
+        try {
+            int again = queue.trackInflight(area.queue(v.index));
+            if (again > 0) {
+                LOG.log(Level.WARNING, name + ": queue " + v.index + ": " + again + " requests were in flight when the"
+                        + " previous vhostd stopped; processing them again before new ones");
+            }
+        } catch (IllegalArgumentException e) {
+            LOG.log(Level.WARNING, name + ": queue " + v.index + ": the inflight area is inconsistent (" + e.getMessage()
+                    + "); starting it afresh, so requests lost in a crash are not resubmitted");
+            queue.trackInflightAfresh(area.queue(v.index));
+        }
+    }
+
     private Reply getConfig(Message.GetConfig m) {
         checkConfigRange(m.offset(), m.size());
         byte[] out = new byte[m.size()];
@@ -414,6 +509,7 @@ public final class VhostUserEngine implements BackendHandler {
         } catch (RuntimeException e) {
             throw VhostUserException.rejected("queue " + v.index + " cannot start: " + e.getMessage());
         }
+        trackInflight(v, queue);
         QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
         v.poller = pollers.forQueue(v.index);
         v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
@@ -460,6 +556,7 @@ public final class VhostUserEngine implements BackendHandler {
         }
         ackedFeatures = 0;
         featuresSet = false;
+        closeInflight();
         device.reset();
     }
 
@@ -476,6 +573,7 @@ public final class VhostUserEngine implements BackendHandler {
             v.reset();
         }
         memory.close();
+        closeInflight();
         device.reset();
         listener.ended();
         LOG.log(Level.INFO, () -> name + ": front-end session ended" + (featuresSet ? "" : " before feature negotiation"));

@@ -70,6 +70,8 @@ public final class SplitQueue {
     /** Used idx as last published to the driver (u16). */
     private int publishedUsed;
     private String broken;
+    /** Inflight tracking for crash recovery (INFLIGHT_SHMFD), or null. */
+    private InflightLog inflight;
 
     private SplitQueue(GuestMemory mem, int size, MemorySegment desc, MemorySegment avail, MemorySegment used,
             int nextAvail, boolean eventIdx) {
@@ -195,6 +197,33 @@ public final class SplitQueue {
         return broken != null;
     }
 
+    /**
+     * Tracks this queue's requests in {@code area} (vhost-user INFLIGHT_SHMFD) from now on. If the
+     * area records requests a crashed back-end had taken and not completed, the next {@link #pop}s
+     * return those again, oldest first, and the avail side continues after them: at the used idx
+     * plus their number, whatever SET_VRING_BASE said (the front-end, unable to ask a dead back-end,
+     * rewinds to the used idx). Call before the first pop.
+     *
+     * @return how many requests will be processed again
+     * @throws IllegalArgumentException if the area is unusable (see {@link InflightLog#open})
+     */
+    public int trackInflight(MemorySegment area) {
+        InflightLog log = InflightLog.open(area, size, publishedUsed);
+        int again = log.resubmitPending();
+        if (again > size) {
+            throw new IllegalArgumentException(again + " requests in flight for a ring of " + size);
+        }
+        inflight = log;
+        nextAvail = (publishedUsed + again) & 0xFFFF;
+        cachedAvailIdx = nextAvail;
+        return again;
+    }
+
+    /** Like {@link #trackInflight}, but discards whatever {@code area} recorded. */
+    public void trackInflightAfresh(MemorySegment area) {
+        inflight = InflightLog.reset(area, size, publishedUsed);
+    }
+
     /** How many chains the driver has made available beyond {@link #nextAvail()} (reads avail idx). */
     public int pendingAvail() {
         cachedAvailIdx = loadAvailIdx();
@@ -219,6 +248,12 @@ public final class SplitQueue {
         }
         if (broken != null) {
             throw new QueueBrokenException(broken);
+        }
+        if (inflight != null && inflight.resubmitPending() > 0) {
+            int head = inflight.nextResubmit();
+            inflight.popped(head);
+            walk(head, out);
+            return true;
         }
         if (nextAvail == cachedAvailIdx) {
             // Acquire pairs with the driver's release (its write barrier before the idx store,
@@ -246,6 +281,9 @@ public final class SplitQueue {
                     + ", beyond the queue size " + size);
         }
         nextAvail = (nextAvail + 1) & 0xFFFF;
+        if (inflight != null) {
+            inflight.popped(head);
+        }
         walk(head, out);
         return true;
     }
@@ -360,6 +398,9 @@ public final class SplitQueue {
         used.set(LE32, off, head);
         used.set(LE32, off + 4, writtenLength);
         shadowUsed = (shadowUsed + 1) & 0xFFFF;
+        if (inflight != null) {
+            inflight.used(head);
+        }
     }
 
     /**
@@ -377,6 +418,9 @@ public final class SplitQueue {
         // (section 2.7.8.2: the device MUST set len prior to updating the used idx).
         IDX.setRelease(used, RING_IDX, (short) now);
         publishedUsed = now;
+        if (inflight != null) {
+            inflight.published(now);
+        }
         // Order the idx store before reading the driver's suppression state; otherwise we could read a
         // stale used_event/flags while the driver re-checks a stale used idx and both go to sleep.
         VarHandle.fullFence();

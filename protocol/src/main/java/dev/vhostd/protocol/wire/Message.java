@@ -96,6 +96,17 @@ public sealed interface Message {
         public Request request() { return Request.GET_MAX_MEM_SLOTS; }
     }
 
+    /** GET_INFLIGHT_FD: the front-end's queue count and ring size; the mmap fields are unused. */
+    record GetInflightFd(int numQueues, int queueSize) implements Message {
+        public Request request() { return Request.GET_INFLIGHT_FD; }
+    }
+
+    /** SET_INFLIGHT_FD: the inflight-tracking area to use, with exactly one fd. */
+    record SetInflightFd(long mmapSize, long mmapOffset, int numQueues, int queueSize, OwnedFd fd)
+            implements Message {
+        public Request request() { return Request.SET_INFLIGHT_FD; }
+    }
+
     /** ADD_MEM_REG carries exactly one fd. */
     record AddMemReg(MemoryRegion region, OwnedFd fd) implements Message {
         public Request request() { return Request.ADD_MEM_REG; }

@@ -103,6 +103,23 @@ public final class MessageDecoder {
                 p.get(CONFIG_HEADER_SIZE, data);
                 yield new Message.SetConfig(c.offset, c.flags, data);
             }
+            case GET_INFLIGHT_FD -> {
+                inflightSize(r, p);
+                noFds(r, fds);
+                yield new Message.GetInflightFd(Short.toUnsignedInt(p.getShort(16)), Short.toUnsignedInt(p.getShort(18)));
+            }
+            case SET_INFLIGHT_FD -> {
+                inflightSize(r, p);
+                fdCount(r, fds, 1, "exactly one fd (the inflight area)");
+                long size = p.getLong(0);
+                long offset = p.getLong(8);
+                if (size <= 0 || offset < 0 || offset + size < 0) {
+                    throw reject(r, "mmap_size " + Long.toUnsignedString(size) + " at mmap_offset "
+                            + Long.toUnsignedString(offset) + " is not a usable range");
+                }
+                yield new Message.SetInflightFd(size, offset, Short.toUnsignedInt(p.getShort(16)),
+                        Short.toUnsignedInt(p.getShort(18)), fds.getFirst());
+            }
             case ADD_MEM_REG -> {
                 size(r, p, SINGLE_REGION_SIZE);
                 fdCount(r, fds, 1, "exactly one fd (the region's memory)");
@@ -120,6 +137,13 @@ public final class MessageDecoder {
                 yield new Message.RemMemReg(region);
             }
         };
+    }
+
+    private static void inflightSize(Request r, ByteBuffer p) {
+        if (p.remaining() != INFLIGHT_SIZE && p.remaining() != INFLIGHT_MIN_SIZE) {
+            throw reject(r, "payload is " + p.remaining() + " bytes; struct VhostUserInflight is " + INFLIGHT_SIZE
+                    + " (or " + INFLIGHT_MIN_SIZE + " unpadded)");
+        }
     }
 
     private static void empty(Request r, ByteBuffer p, List<OwnedFd> fds) {

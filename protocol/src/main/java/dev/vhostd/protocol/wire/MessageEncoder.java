@@ -28,6 +28,12 @@ public final class MessageEncoder {
                 b.putInt(index).putInt(num);
                 yield b.array();
             }
+            case Reply.Inflight i when r == Request.GET_INFLIGHT_FD -> {
+                ByteBuffer b = header(r, INFLIGHT_SIZE);
+                b.putLong(i.mmapSize()).putLong(i.mmapOffset()).putShort((short) i.numQueues())
+                        .putShort((short) i.queueSize()).putInt(0);
+                yield b.array();
+            }
             case Reply.Config c when message instanceof Message.GetConfig get -> {
                 // vhost-user.rst GET_CONFIG: the reply's payload size MUST match the request.
                 if (c.data().length != get.size()) {

@@ -13,6 +13,7 @@ public final class MessageFds {
         return switch (message) {
             case Message.SetMemTable m -> m.fds();
             case Message.AddMemReg m -> List.of(m.fd());
+            case Message.SetInflightFd m -> List.of(m.fd());
             case Message.SetVringFd m when m.fd() != null -> List.of(m.fd());
             default -> List.of();
         };

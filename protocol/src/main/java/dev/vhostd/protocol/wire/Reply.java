@@ -14,5 +14,11 @@ public sealed interface Reply {
     /** GET_CONFIG: the request's offset and flags with {@code data.length} bytes of config space. */
     record Config(int offset, int flags, byte[] data) implements Reply {}
 
+    /**
+     * GET_INFLIGHT_FD: the area's size and offset in {@code fd}, which the connection attaches to
+     * the reply. The engine keeps owning {@code fd}; the front-end receives a duplicate.
+     */
+    record Inflight(long mmapSize, long mmapOffset, int numQueues, int queueSize, int fd) implements Reply {}
+
     Reply NONE = new None();
 }

@@ -23,6 +23,8 @@ public enum Request {
     SET_VRING_ENABLE(18),
     GET_CONFIG(24),
     SET_CONFIG(25),
+    GET_INFLIGHT_FD(31),
+    SET_INFLIGHT_FD(32),
     RESET_DEVICE(34),
     GET_MAX_MEM_SLOTS(36),
     ADD_MEM_REG(37),

@@ -32,6 +32,12 @@ public final class WireFormat {
     public static final int VRING_ADDR_SIZE = 40;
     /** VhostUserConfig header: u32 offset, u32 size, u32 flags; the config bytes follow. */
     public static final int CONFIG_HEADER_SIZE = 12;
+    /**
+     * struct VhostUserInflight: u64 mmap_size, u64 mmap_offset, u16 num_queues, u16 queue_size. QEMU
+     * sends and expects its C sizeof, padded to 24; 20 (unpadded) is accepted on input.
+     */
+    public static final int INFLIGHT_SIZE = 24;
+    public static final int INFLIGHT_MIN_SIZE = 20;
     /** QEMU's VHOST_USER_MAX_CONFIG_SIZE: a config access carries at most 256 bytes. */
     public static final int MAX_CONFIG_SIZE = 256;
 
@@ -63,7 +69,7 @@ public final class WireFormat {
     public static boolean hasOwnReply(Request request) {
         return switch (request) {
             case GET_FEATURES, GET_PROTOCOL_FEATURES, GET_VRING_BASE, GET_QUEUE_NUM, GET_CONFIG,
-                 GET_MAX_MEM_SLOTS -> true;
+                 GET_MAX_MEM_SLOTS, GET_INFLIGHT_FD -> true;
             default -> false;
         };
     }

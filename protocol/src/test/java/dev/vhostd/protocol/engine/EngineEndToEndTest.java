@@ -1,6 +1,9 @@
 package dev.vhostd.protocol.engine;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,6 +21,7 @@ import dev.vhostd.protocol.poll.PollerGroup;
 import dev.vhostd.protocol.testing.FakeDriver;
 import dev.vhostd.protocol.testing.FakeDriverQueue;
 import dev.vhostd.protocol.testing.FakeFrontend;
+import dev.vhostd.protocol.virtq.InflightLog;
 import dev.vhostd.protocol.wire.Reply;
 import dev.vhostd.sys.Epoll;
 import dev.vhostd.sys.EventFd;
@@ -287,6 +291,84 @@ class EngineEndToEndTest {
                 new EventFd().signal(kick[0]);
                 assertNotNull(awaitUsed(q, call[0]));
                 assertEquals(2, device.completed.get());
+            }
+        }
+    }
+
+    @Test
+    void inflightAreaLetsTheNextBackEndFinishWhatACrashedOneTook() throws IOException {
+        try (FakeDriver driver = new FakeDriver(1 << 20); Arena arena = Arena.ofConfined()) {
+            FakeDriverQueue q = driver.addQueue(32);
+            FakeDriver.Buffer in = driver.buffer(8);
+            FakeDriver.Buffer out = driver.buffer(8);
+            FakeFrontend.Inflight area;
+            try (FakeFrontend fe = FakeFrontend.connect(socket)) {
+                negotiate(fe);
+                area = fe.getInflightFd(2, 32);
+                assertTrue(area.fd() >= 0, "the area's fd comes with the reply");
+                assertEquals(2 * InflightLog.areaSize(32), area.mmapSize());
+                assertEquals(0, fe.setInflightFd(area.mmapSize(), area.mmapOffset(), 2, 32, area.fd(), true)
+                        .getAsLong());
+                fe.setMemTable(driver.memoryRegions(), new int[] {driver.fd(0)}, true);
+                setUpRing(fe, q, 0);
+                q.addChain(List.of(in), List.of(out), false);
+                new EventFd().signal(kick[0]);
+                assertNotNull(awaitUsed(q, call[0]));
+            }
+            MemorySegment shared = Libc.mmap(arena, area.mmapSize(), Libc.PROT_READ | Libc.PROT_WRITE,
+                    Libc.MAP_SHARED, area.fd(), 0);
+            assertEquals(1, shared.get(ValueLayout.JAVA_SHORT_UNALIGNED, 8), "vhostd initialised queue 0's area");
+            // A back-end took one more request and died before completing it: the ring shows it consumed
+            // (avail idx 2, used idx 1) and only the area knows it is unfinished.
+            driver.write(in.gpa(), new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+            int lost = q.addChain(List.of(in), List.of(out), false);
+            long entry = 16 + 16L * lost;
+            shared.set(ValueLayout.JAVA_LONG_UNALIGNED, entry + 8, 1000L);
+            shared.set(ValueLayout.JAVA_BYTE, entry, (byte) 1);
+
+            try (FakeFrontend again = FakeFrontend.connect(socket)) {
+                negotiate(again);
+                again.setMemTable(driver.memoryRegions(), new int[] {driver.fd(0)}, true);
+                assertEquals(0, again.setInflightFd(area.mmapSize(), 0, 2, 32, area.fd(), true).getAsLong());
+                assertEquals(0, again.setVringNum(0, 32, true).getAsLong());
+                again.setVringAddr(0, 0, q.descUserAddr(), q.usedUserAddr(), q.availUserAddr(), 0, true);
+                // QEMU, unable to ask the dead back-end, rewinds the avail side to the used idx.
+                again.setVringBase(0, q.usedIdx(), true);
+                again.setVringCall(0, call[0], true);
+                again.setVringKick(0, kick[0], true);
+                again.setVringEnable(0, true, true);
+                FakeDriverQueue.Used used = awaitUsed(q, call[0]);
+                assertEquals(lost, used.head(), "the unfinished request is processed again");
+                assertArrayEquals(new byte[] {2, 3, 4, 5, 6, 7, 8, 9}, driver.read(out.gpa(), 8));
+                assertEquals(2, device.completed.get());
+                assertEquals(0, shared.get(ValueLayout.JAVA_BYTE, entry), "and marked done");
+                q.addChain(List.of(in), List.of(out), false);
+                new EventFd().signal(kick[0]);
+                assertNotNull(awaitUsed(q, call[0]));
+                assertEquals(3, device.completed.get(), "the next new request, once: the avail side moved past the lost one");
+                assertEquals(3, again.getVringBase(0).num());
+            } finally {
+                Libc.close(area.fd());
+            }
+        }
+    }
+
+    @Test
+    void inflightRequestsVhostdCannotServeAreAnsweredOrRefused() throws IOException {
+        try (FakeFrontend fe = FakeFrontend.connect(socket)) {
+            negotiate(fe);
+            FakeFrontend.Inflight none = fe.getInflightFd(9, 32);
+            assertEquals(0, none.mmapSize(), "more queues than the device has: no area, QEMU goes on without");
+            assertEquals(-1, none.fd());
+            FakeFrontend.Inflight ok = fe.getInflightFd(1, 64);
+            try {
+                assertNotEquals(0, fe.setInflightFd(ok.mmapSize(), 0, 2, 64, ok.fd(), true).getAsLong(),
+                        "an area too small for two queues is refused");
+                assertNotEquals(0, fe.setInflightFd(ok.mmapSize(), 100, 1, 64, ok.fd(), true).getAsLong(),
+                        "an unaligned offset is refused");
+                assertEquals(0, fe.setInflightFd(ok.mmapSize(), 0, 1, 64, ok.fd(), true).getAsLong());
+            } finally {
+                Libc.close(ok.fd());
             }
         }
     }

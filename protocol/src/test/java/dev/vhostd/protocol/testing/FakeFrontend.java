@@ -105,6 +105,40 @@ public final class FakeFrontend implements AutoCloseable {
         return new Reply.Config(replyOffset, flags, data);
     }
 
+    /** GET_INFLIGHT_FD's reply: the area's size and offset, and the fd received with it (-1 if none), now ours. */
+    public record Inflight(long mmapSize, long mmapOffset, int numQueues, int queueSize, int fd) {}
+
+    public Inflight getInflightFd(int numQueues, int queueSize) throws IOException {
+        socket.setAncillaryReceiveBufferSize(1024);
+        RawReply r = call(Request.GET_INFLIGHT_FD, inflight(0, 0, numQueues, queueSize));
+        ByteBuffer b = le(r.payload());
+        if (b.remaining() != WireFormat.INFLIGHT_SIZE) {
+            throw new IllegalStateException("GET_INFLIGHT_FD reply has " + b.remaining() + " bytes, not "
+                    + WireFormat.INFLIGHT_SIZE);
+        }
+        FileDescriptor[] got = socket.getReceivedFileDescriptors();
+        int fd = -1;
+        if (got != null && got.length > 0) {
+            fd = dev.vhostd.sys.Libc.dupCloexec(FileDescriptorCast.using(got[0]).as(Integer.class));
+            for (FileDescriptor d : got) {
+                new java.io.FileInputStream(d).close();
+            }
+        }
+        return new Inflight(b.getLong(), b.getLong(), Short.toUnsignedInt(b.getShort()),
+                Short.toUnsignedInt(b.getShort()), fd);
+    }
+
+    public OptionalLong setInflightFd(long mmapSize, long mmapOffset, int numQueues, int queueSize, int fd,
+            boolean needReply) throws IOException {
+        return send(Request.SET_INFLIGHT_FD, inflight(mmapSize, mmapOffset, numQueues, queueSize), needReply, fd);
+    }
+
+    private static byte[] inflight(long mmapSize, long mmapOffset, int numQueues, int queueSize) {
+        ByteBuffer b = ByteBuffer.allocate(WireFormat.INFLIGHT_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(mmapSize).putLong(mmapOffset).putShort((short) numQueues).putShort((short) queueSize).putInt(0);
+        return b.array();
+    }
+
     // --- requests without a reply of their own (REPLY_ACK when needReply) ---
 
     public OptionalLong setFeatures(long features, boolean needReply) throws IOException {

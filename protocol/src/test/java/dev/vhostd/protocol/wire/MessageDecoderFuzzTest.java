@@ -102,5 +102,5 @@ class MessageDecoderFuzzTest {
             "set_mem_table_1", "set_mem_table_2", "set_mem_table_8", "set_vring_num", "set_vring_addr",
             "set_vring_base", "get_vring_base", "set_vring_kick", "set_vring_kick_nofd", "set_vring_call",
             "set_vring_err", "get_protocol_features", "set_protocol_features", "get_queue_num", "set_vring_enable",
-            "get_config", "set_config", "reset_device", "get_max_mem_slots", "add_mem_reg", "rem_mem_reg");
+            "get_config", "set_config", "get_inflight_fd", "set_inflight_fd", "reset_device", "get_max_mem_slots", "add_mem_reg", "rem_mem_reg");
 }

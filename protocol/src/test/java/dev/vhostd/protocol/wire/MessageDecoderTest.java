@@ -85,7 +85,7 @@ class MessageDecoderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 6, 7, 19, 26, 31, 35, 39, 40, 63, 64, 1000, -1})
+    @ValueSource(ints = {0, 6, 7, 19, 26, 33, 35, 39, 40, 63, 64, 1000, -1})
     void unknownCodesAreRejectedNonFatallyAndCloseFds(int code) {
         List<OwnedFd> fds = eventfds(1);
         int raw = fds.getFirst().fd();
@@ -268,6 +268,34 @@ class MessageDecoderTest {
         assertTrue(OpenFds.isClosed(raw));
         rejected(Request.REM_MEM_REG, singleRegion(REGION), eventfds(2), "at most one");
         rejected(Request.REM_MEM_REG, new byte[48], eventfds(1), "expected exactly 40");
+    }
+
+    // --- inflight tracking ---
+
+    private static byte[] inflight(long size, long offset, int numQueues, int queueSize, int bytes) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(24).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(size).putLong(offset).putShort((short) numQueues).putShort((short) queueSize);
+        return java.util.Arrays.copyOf(b.array(), bytes);
+    }
+
+    @Test
+    void getInflightFd() {
+        assertEquals(new Message.GetInflightFd(2, 128), decode(Request.GET_INFLIGHT_FD, inflight(0, 0, 2, 128, 24)));
+        assertEquals(new Message.GetInflightFd(1, 65535), decode(Request.GET_INFLIGHT_FD, inflight(0, 0, 1, -1, 20)));
+        rejected(Request.GET_INFLIGHT_FD, inflight(0, 0, 2, 128, 16), List.of(), "payload is 16 bytes");
+        rejected(Request.GET_INFLIGHT_FD, inflight(0, 0, 2, 128, 24), eventfds(1), "carries none");
+    }
+
+    @Test
+    void setInflightFd() {
+        List<OwnedFd> fds = eventfds(1);
+        assertEquals(new Message.SetInflightFd(4224, 0, 2, 128, fds.getFirst()),
+                decode(Request.SET_INFLIGHT_FD, inflight(4224, 0, 2, 128, 24), fds));
+        rejected(Request.SET_INFLIGHT_FD, inflight(4224, 0, 2, 128, 24), List.of(), "exactly one fd");
+        rejected(Request.SET_INFLIGHT_FD, inflight(4224, 0, 2, 128, 24), eventfds(2), "exactly one fd");
+        rejected(Request.SET_INFLIGHT_FD, inflight(0, 0, 2, 128, 24), eventfds(1), "not a usable range");
+        rejected(Request.SET_INFLIGHT_FD, inflight(-1, 0, 2, 128, 24), eventfds(1), "not a usable range");
+        rejected(Request.SET_INFLIGHT_FD, inflight(Long.MAX_VALUE, 4096, 2, 128, 24), eventfds(1), "not a usable range");
     }
 
     // --- config ---
