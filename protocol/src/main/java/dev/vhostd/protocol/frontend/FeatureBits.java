@@ -15,6 +15,7 @@ public final class FeatureBits {
     public static final int PROTOCOL_MQ = 0;
     public static final int PROTOCOL_REPLY_ACK = 3;
     public static final int PROTOCOL_CONFIG = 9;
+    public static final int PROTOCOL_INFLIGHT_SHMFD = 12;
 
     private FeatureBits() {}
 

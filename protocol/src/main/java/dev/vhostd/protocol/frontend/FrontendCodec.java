@@ -109,6 +109,13 @@ public final class FrontendCodec {
         }
     }
 
+    /** struct VhostUserInflight, 24 bytes as QEMU sends it. */
+    public static byte[] inflight(long mmapSize, long mmapOffset, int numQueues, int queueSize) {
+        ByteBuffer b = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(mmapSize).putLong(mmapOffset).putShort((short) numQueues).putShort((short) queueSize);
+        return b.array();
+    }
+
     public static long decodeU64(byte[] payload) {
         expectSize(payload, 8, "u64");
         return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).getLong();

@@ -38,6 +38,8 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
     private final int[] callFds;
     private final long features;
     private final long protocolFeatures;
+    /** The back-end's inflight area (INFLIGHT_SHMFD), kept while connected as QEMU keeps it; -1 if none. */
+    private int inflightFd = -1;
     private final int backendQueues;
     private final long capacityBytes;
     private final int blockSize;
@@ -74,7 +76,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
             long proto = 0;
             if (FeatureBits.has(negotiated, FeatureBits.VHOST_USER_PROTOCOL_FEATURES)) {
                 long wantedProto = (1L << FeatureBits.PROTOCOL_MQ) | (1L << FeatureBits.PROTOCOL_REPLY_ACK)
-                        | (1L << FeatureBits.PROTOCOL_CONFIG);
+                        | (1L << FeatureBits.PROTOCOL_CONFIG) | (1L << FeatureBits.PROTOCOL_INFLIGHT_SHMFD);
                 proto = connection.getProtocolFeatures() & wantedProto;
                 connection.setProtocolFeatures(proto);
             }
@@ -96,6 +98,15 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
             }
             connection.setFeatures(negotiated);
             features = negotiated;
+            if ((proto & (1L << FeatureBits.PROTOCOL_INFLIGHT_SHMFD)) != 0) {
+                // As QEMU does: take the back-end's tracking area and hand it back before the rings start,
+                // so the measured path includes the back-end's inflight bookkeeping.
+                VhostUserFrontend.InflightArea a = connection.getInflightFd(n, o.queueSize());
+                inflightFd = a.fd();
+                if (a.fd() >= 0 && a.mmapSize() > 0) {
+                    connection.setInflightFd(a.mmapSize(), a.mmapOffset(), n, o.queueSize(), a.fd());
+                }
+            }
             boolean useEventIdx = FeatureBits.has(negotiated, FeatureBits.RING_EVENT_IDX);
             for (int i = 0; i < n; i++) {
                 kickFds[i] = EventFd.create();
@@ -193,6 +204,10 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
     }
 
     private void closeFds() {
+        if (inflightFd >= 0) {
+            Libc.close(inflightFd);
+            inflightFd = -1;
+        }
         for (int i = 0; i < kickFds.length; i++) {
             if (kickFds[i] >= 0) {
                 Libc.close(kickFds[i]);

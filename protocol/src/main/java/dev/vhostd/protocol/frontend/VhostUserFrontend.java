@@ -131,6 +131,39 @@ public final class VhostUserFrontend implements AutoCloseable {
         return FrontendCodec.decodeConfig(call(Request.GET_CONFIG, FrontendCodec.configRequest(offset, size)), offset, size);
     }
 
+    /** GET_INFLIGHT_FD's answer: the area's size and offset and its fd (now the caller's; -1 if none). */
+    public record InflightArea(long mmapSize, long mmapOffset, int fd) {}
+
+    /**
+     * GET_INFLIGHT_FD, as QEMU sends it before starting a vhost-user-blk device; the back-end
+     * answers with a shared area (fd) for tracking requests across its own crashes.
+     */
+    public synchronized InflightArea getInflightFd(int numQueues, int queueSize) throws IOException {
+        socket.setAncillaryReceiveBufferSize(256);
+        byte[] reply = call(Request.GET_INFLIGHT_FD, FrontendCodec.inflight(0, 0, numQueues, queueSize));
+        if (reply.length != 24) {
+            throw new FrontendException(name + ": GET_INFLIGHT_FD reply has " + reply.length + " bytes, not 24");
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(reply).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        FileDescriptor[] got = socket.getReceivedFileDescriptors();
+        int fd = -1;
+        if (got != null) {
+            for (FileDescriptor d : got) {
+                if (fd < 0) {
+                    fd = dev.vhostd.sys.Libc.dupCloexec(FileDescriptorCast.using(d).as(Integer.class));
+                }
+                new java.io.FileInputStream(d).close();
+            }
+        }
+        return new InflightArea(b.getLong(0), b.getLong(8), fd);
+    }
+
+    /** SET_INFLIGHT_FD with the area's fd, which stays owned by the caller. */
+    public synchronized void setInflightFd(long mmapSize, long mmapOffset, int numQueues, int queueSize, int fd)
+            throws IOException {
+        send(Request.SET_INFLIGHT_FD, FrontendCodec.inflight(mmapSize, mmapOffset, numQueues, queueSize), fd);
+    }
+
     /** Sends a request that has a reply payload and returns that payload. */
     private byte[] call(Request request, byte[] payload) throws IOException {
         write(FrontendCodec.message(request.code, 0, payload), null);
