@@ -151,10 +151,16 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
                 return false;
             }
             if (reply instanceof Reply.Inflight i && i.fd() >= 0) {
-                // The fd rides on the sendmsg that carries the reply's first byte.
+                // The fd rides on the sendmsg that carries the reply's first byte, and on no other.
                 socket.setOutboundFileDescriptors(FileDescriptorCast.unsafeUsing(i.fd()).getFileDescriptor());
+                try {
+                    out.write(bytes);
+                } finally {
+                    socket.setOutboundFileDescriptors((java.io.FileDescriptor[]) null);
+                }
+            } else {
+                out.write(bytes);
             }
-            out.write(bytes);
         } else {
             if (!(reply instanceof Reply.None)) {
                 LOG.log(Level.WARNING, "{0}: {1} has no reply body; ignoring {2} from the engine", peer, request, reply);

@@ -95,6 +95,13 @@ public final class VhostUserServer implements AutoCloseable {
                 throw new IOException("cannot adopt fd " + inheritedFd + ": it is not a socket;"
                         + " pass the listening vhost-user socket (e.g. from systemd socket activation)");
             }
+            // Checked before junixsocket sees the fd: a failed cast can leave behind a half-built socket
+            // object whose cleaner later closes this fd number, by then possibly reused by another file.
+            if (Libc.getsockoptInt(inheritedFd, Libc.SOL_SOCKET, Libc.SO_DOMAIN) != Libc.AF_UNIX
+                    || Libc.getsockoptInt(inheritedFd, Libc.SOL_SOCKET, Libc.SO_ACCEPTCONN) == 0) {
+                throw new IOException("cannot adopt fd " + inheritedFd + " as a listening AF_UNIX socket: it is"
+                        + " another kind of socket or not listening; pass the vhost-user socket vhostd should listen on");
+            }
         } catch (ErrnoException e) {
             throw new IOException("cannot adopt fd " + inheritedFd + ": " + e.getMessage()
                     + "; was it really inherited by this process?", e);
