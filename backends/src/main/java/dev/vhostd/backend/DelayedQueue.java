@@ -35,12 +35,7 @@ final class DelayedQueue implements BackendQueue {
 
     @Override
     public boolean submit(IoOp op) {
-        if (closed) {
-            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
-        }
-        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
-        if (r != 0) {
-            op.complete(r);
+        if (OpCheck.refused(op, backend, closed)) {
             return true;
         }
         if (count == ops.length) {

@@ -9,6 +9,22 @@ import dev.vhostd.sys.Errno;
 final class OpCheck {
     private OpCheck() {}
 
+    /**
+     * The start of every queue's submit: a closed queue throws; an op that may not run on
+     * {@code backend} is completed with its error. Returns true if {@code op} was refused (is done).
+     */
+    static boolean refused(IoOp op, BlockBackend backend, boolean queueClosed) {
+        if (queueClosed) {
+            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
+        }
+        int r = check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
+        if (r != 0) {
+            op.complete(r);
+            return true;
+        }
+        return false;
+    }
+
     /** 0 if {@code op} may run on a backend of this shape, else a negative errno to complete it with. */
     static int check(IoOp op, long capacity, int blockSize, boolean readOnly) {
         IoOp.Type type = op.type();

@@ -13,11 +13,9 @@ final class SyncFileQueue implements SynchronousQueue {
 
     @Override
     public boolean submit(IoOp op) {
-        if (closed) {
-            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
+        if (!OpCheck.refused(op, backend, closed)) {
+            op.complete(io.execute(op));
         }
-        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
-        op.complete(r != 0 ? r : io.execute(op));
         return true;
     }
 

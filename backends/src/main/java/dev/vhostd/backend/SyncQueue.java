@@ -22,11 +22,9 @@ final class SyncQueue implements SynchronousQueue {
 
     @Override
     public boolean submit(IoOp op) {
-        if (closed) {
-            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
+        if (!OpCheck.refused(op, backend, closed)) {
+            op.complete(executor.execute(op));
         }
-        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
-        op.complete(r != 0 ? r : executor.execute(op));
         return true;
     }
 

@@ -127,12 +127,7 @@ final class UringFileQueue implements BackendQueue {
 
     @Override
     public boolean submit(IoOp op) {
-        if (closed) {
-            throw new IllegalStateException("queue of " + backend.describe() + " is closed");
-        }
-        int r = OpCheck.check(op, backend.capacity(), backend.blockSize(), backend.readOnly());
-        if (r != 0) {
-            op.complete(r);
+        if (OpCheck.refused(op, backend, closed)) {
             return true;
         }
         if (freeCount == 0 || !asynchronous(op)) {
