@@ -19,6 +19,7 @@ packages=(
   prometheus           # a real scraper for the metrics endpoint
   systemd              # systemd-analyze, systemd-socket-activate
   curl
+  kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
 )
 
 missing=()
