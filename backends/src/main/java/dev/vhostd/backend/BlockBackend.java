@@ -28,6 +28,19 @@ public interface BlockBackend extends AutoCloseable {
     /** A short description for logs and metrics, such as "file:/var/lib/disk.img (O_DIRECT)". */
     String describe();
 
+    /**
+     * Grows the storage to {@code newSize} bytes, or with {@code newSize == 0} re-reads the size of
+     * storage grown outside vhostd (a block device or image extended by its owner). Returns the
+     * capacity now in force, which {@link #capacity()} reports from then on (a volatile read).
+     * A size below the current capacity is refused with {@link IllegalArgumentException}: the guest
+     * would lose the data past the new end. A size that is not a multiple of {@link #blockSize()} is
+     * refused the same way. Backends that cannot change size throw
+     * {@link UnsupportedOperationException} saying why.
+     */
+    default long resize(long newSize) throws java.io.IOException {
+        throw new UnsupportedOperationException(describe() + " cannot be resized");
+    }
+
     /** Opens a submission queue for one thread. */
     BackendQueue openQueue();
 
