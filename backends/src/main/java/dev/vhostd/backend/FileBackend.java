@@ -5,6 +5,7 @@ import dev.vhostd.sys.ErrnoException;
 import dev.vhostd.sys.Libc;
 import dev.vhostd.sys.OwnedFd;
 
+import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -25,7 +26,8 @@ final class FileBackend implements BlockBackend {
 
     private final String path;
     private final OwnedFd fd;
-    private final long capacity;
+    /** Grows under {@link #resize}; queues check every op against the value in force (a volatile read). */
+    private volatile long capacity;
     private final int blockSize;
     private final boolean readOnly;
     private final boolean direct;
@@ -245,6 +247,71 @@ final class FileBackend implements BlockBackend {
     @Override public boolean discardZeroes() { return discard && !blockDevice; }
     @Override public boolean supportsWriteZeroes() { return !readOnly; }
     @Override public boolean hasVolatileCache() { return !readOnly; }
+
+    /**
+     * A regular file grows with ftruncate (sparse: no space is allocated); a size of 0 re-reads the
+     * size of a file or block device grown by its owner. A block device cannot be grown from here.
+     */
+    @Override
+    public synchronized long resize(long newSize) throws IOException {
+        if (!fd.isOpen()) {
+            throw new IllegalStateException(describe() + " is closed");
+        }
+        long current = capacity;
+        if (newSize < 0) {
+            throw new IllegalArgumentException("size " + newSize + " is negative");
+        }
+        Libc.FileStat st;
+        try {
+            st = Libc.fstat(fd.fd());
+        } catch (ErrnoException e) {
+            throw new IOException("cannot read the size of " + path + ": " + e.getMessage(), e);
+        }
+        if (newSize == 0) {
+            long size = st.size() - st.size() % blockSize;
+            if (size < current) {
+                throw new IllegalArgumentException(path + " is now " + Sizes.format(st.size()) + ", smaller than the "
+                        + Sizes.format(current) + " the guest sees: it was shrunk outside vhostd. The disk keeps its"
+                        + " size (reads past the new end fail); restore the size of " + path);
+            }
+            if (size > current) {
+                capacity = size;
+                LOG.log(Level.INFO, path + " grew outside vhostd from " + Sizes.format(current) + " to "
+                        + Sizes.format(size));
+            }
+            return capacity;
+        }
+        if (newSize % blockSize != 0) {
+            throw new IllegalArgumentException("size " + newSize + " is not a multiple of the block size " + blockSize
+                    + "; choose a size such as " + Sizes.format((newSize / blockSize + 1) * blockSize));
+        }
+        if (newSize < current) {
+            throw new IllegalArgumentException("cannot shrink " + path + " from " + Sizes.format(current) + " to "
+                    + Sizes.format(newSize) + ": the guest would lose the data past the new end");
+        }
+        if (newSize == current) {
+            return current;
+        }
+        if (blockDevice) {
+            throw new UnsupportedOperationException(path + " is a block device, which vhostd cannot grow: grow it"
+                    + " with its own tools (lvextend, ...), then resize without a size to pick up its new size");
+        }
+        if (readOnly) {
+            throw new UnsupportedOperationException(path + " is served read-only, so vhostd does not change it: grow"
+                    + " the file outside, then resize without a size to pick up its new size");
+        }
+        // Never truncate below what the file already holds (it may have been extended outside).
+        if (st.size() < newSize) {
+            try {
+                Libc.ftruncate(fd.fd(), newSize);
+            } catch (ErrnoException e) {
+                throw new IOException("cannot grow " + path + " to " + Sizes.format(newSize) + ": " + e.getMessage(), e);
+            }
+        }
+        capacity = newSize;
+        LOG.log(Level.INFO, "grew " + path + " from " + Sizes.format(current) + " to " + Sizes.format(newSize));
+        return newSize;
+    }
 
     @Override
     public String describe() {

@@ -107,6 +107,20 @@ final class MemoryBackend implements BlockBackend {
     @Override public boolean hasVolatileCache() { return false; }
     @Override public String describe() { return description; }
 
+    /** The disk is one mapping made at start, which pollers address directly: it cannot move or grow. */
+    @Override
+    public long resize(long newSize) {
+        if (newSize == 0 || newSize == capacity) {
+            return capacity;
+        }
+        if (newSize < capacity || newSize % blockSize != 0) {
+            throw new IllegalArgumentException("size " + newSize + " refused for " + description
+                    + ": shrinking loses data and the size must be a multiple of " + blockSize);
+        }
+        throw new UnsupportedOperationException(description + " cannot be resized: its memory is mapped once when"
+                + " it opens. For a RAM disk that can grow, serve a file: on tmpfs (/dev/shm)");
+    }
+
     @Override
     public BackendQueue openQueue() {
         return new SyncQueue(this, this::execute);

@@ -9,19 +9,16 @@ import dev.vhostd.sys.Libc;
  * each request completes that long after submission, like a device with a fixed service time.
  */
 final class NullBackend implements BlockBackend {
-    private final long capacity;
+    private volatile long capacity;
     private final int blockSize;
     private final boolean readOnly;
     private final long latencyNanos;
-    private final String description;
 
     NullBackend(long capacity, int blockSize, boolean readOnly, long latencyNanos) {
         this.capacity = capacity;
         this.blockSize = blockSize;
         this.readOnly = readOnly;
         this.latencyNanos = latencyNanos;
-        this.description = "null:" + Sizes.format(capacity) + (latencyNanos > 0 ? ",latency=" + latencyNanos + "ns" : "")
-                + (readOnly ? " (read-only)" : "");
     }
 
     private int execute(IoOp op) {
@@ -46,7 +43,29 @@ final class NullBackend implements BlockBackend {
     @Override public boolean discardZeroes() { return true; }
     @Override public boolean supportsWriteZeroes() { return !readOnly; }
     @Override public boolean hasVolatileCache() { return false; }
-    @Override public String describe() { return description; }
+    @Override
+    public String describe() {
+        return "null:" + Sizes.format(capacity) + (latencyNanos > 0 ? ",latency=" + latencyNanos + "ns" : "")
+                + (readOnly ? " (read-only)" : "");
+    }
+
+    /** Nothing is stored, so growing is only a new number; there is no outside size to re-read. */
+    @Override
+    public synchronized long resize(long newSize) {
+        if (newSize == 0) {
+            return capacity;
+        }
+        if (newSize < 0 || newSize % blockSize != 0) {
+            throw new IllegalArgumentException("size " + newSize + " is not a positive multiple of the block size "
+                    + blockSize);
+        }
+        if (newSize < capacity) {
+            throw new IllegalArgumentException("cannot shrink " + describe() + " to " + Sizes.format(newSize)
+                    + ": the guest would lose the data past the new end");
+        }
+        capacity = newSize;
+        return newSize;
+    }
 
     @Override
     public BackendQueue openQueue() {

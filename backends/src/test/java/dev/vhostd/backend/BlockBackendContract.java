@@ -26,6 +26,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -61,6 +62,11 @@ public abstract class BlockBackendContract {
     /** Whether submissions may stay in flight (io_uring) rather than complete at once. */
     protected boolean completesAsynchronously() {
         return false;
+    }
+
+    /** Whether {@code resize} to a larger size grows this backend (else UnsupportedOperationException). */
+    protected boolean grows() {
+        return !backend.readOnly();
     }
 
     /** The byte at {@code offset} of a freshly opened backend. */
@@ -201,6 +207,36 @@ public abstract class BlockBackendContract {
             assertFalse(backend.supportsDiscard());
             assertFalse(backend.supportsWriteZeroes());
         }
+    }
+
+    @Test
+    void resizeRefusesShrinkingAndSizesThatAreNotWholeBlocks() throws IOException {
+        assertThrows(IllegalArgumentException.class, () -> backend.resize(CAPACITY - block));
+        assertThrows(IllegalArgumentException.class, () -> backend.resize(CAPACITY + block + 1));
+        assertEquals(CAPACITY, backend.resize(0), "nothing grew outside vhostd");
+        assertEquals(CAPACITY, backend.resize(CAPACITY), "the same size is no change");
+        assertEquals(CAPACITY, backend.capacity());
+    }
+
+    @Test
+    void growingExtendsTheDiskForAQueueOpenedBefore() throws IOException {
+        long bigger = 2 * CAPACITY;
+        if (!grows()) {
+            assertThrows(UnsupportedOperationException.class, () -> backend.resize(bigger));
+            assertEquals(CAPACITY, backend.capacity());
+            return;
+        }
+        MemorySegment probe = arena.allocate(block, 4096);
+        assertEquals(-Errno.EINVAL, run(data(IoOp.Type.READ, CAPACITY, probe)), "read past the end before growing");
+        assertEquals(bigger, backend.resize(bigger));
+        assertEquals(bigger, backend.capacity());
+        // The queue opened before the resize serves the new range: across the old end, and the last block.
+        long across = CAPACITY - block;
+        writeOrRefused(across, patterned(2L * block, 9));
+        assertContent(read(across, 2L * block), across, afterWrite(across, 2L * block, 9));
+        assertContent(read(bigger - block, block), bigger - block, initial());
+        assertEquals(-Errno.EINVAL, run(data(IoOp.Type.READ, bigger, probe)), "read past the new end");
+        assertThrows(IllegalArgumentException.class, () -> backend.resize(CAPACITY), "shrinking back");
     }
 
     @Test

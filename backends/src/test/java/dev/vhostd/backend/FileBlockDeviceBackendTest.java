@@ -39,6 +39,12 @@ class FileBlockDeviceBackendTest extends BlockBackendContract {
         return b;
     }
 
+    /** A block device is grown by its owner; vhostd only re-reads its size. */
+    @Override
+    protected boolean grows() {
+        return false;
+    }
+
     @Override
     protected boolean completesAsynchronously() {
         return IoUringSupport.available();
