@@ -12,6 +12,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  */
 public final class Epoll implements AutoCloseable {
     public static final int EPOLLIN = 0x001;
+    public static final int EPOLLOUT = 0x004;
     public static final int EPOLLERR = 0x008;
     public static final int EPOLLHUP = 0x010;
     public static final int EPOLL_CTL_ADD = 1;

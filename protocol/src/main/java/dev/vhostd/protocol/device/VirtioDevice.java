@@ -30,6 +30,15 @@ public interface VirtioDevice {
      */
     void writeConfig(int offset, byte[] data);
 
+    /**
+     * A front-end session began: until {@link #sessionEnded} with the same notifier, config changes
+     * (a capacity after a resize) are told to that front-end through it. Called on the connection's thread.
+     */
+    default void sessionStarted(ConfigNotifier notifier) {}
+
+    /** The session that gave {@code notifier} ended; a later session may already have started. */
+    default void sessionEnded(ConfigNotifier notifier) {}
+
     /** Called once per session when the front-end sets the features it accepted. */
     default void featuresNegotiated(long features) {}
 

@@ -4,9 +4,13 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.CompletionException;
 
+import dev.vhostd.protocol.connection.BackendChannel;
 import dev.vhostd.protocol.connection.BackendHandler;
+import dev.vhostd.protocol.device.ConfigNotice;
+import dev.vhostd.protocol.device.ConfigNotifier;
 import dev.vhostd.protocol.device.QueueHandler;
 import dev.vhostd.protocol.device.VirtioDevice;
 import dev.vhostd.protocol.device.VirtioFeatures;
@@ -49,6 +53,13 @@ public final class VhostUserEngine implements BackendHandler {
     private volatile Runnable closeConnection = () -> {};
     private volatile boolean broken;
     private final SessionListener listener;
+    /** The front-end's channel for our requests (SET_BACKEND_REQ_FD); used from other threads. */
+    private volatile BackendChannel backendChannel;
+    private volatile boolean backendReqNegotiated;
+    private volatile boolean ended;
+    private Duration backendTimeout = BackendChannel.DEFAULT_TIMEOUT;
+    /** Given to the device for this session; the same instance is taken back when it ends. */
+    private final ConfigNotifier configNotifier = this::configChanged;
     /** INFLIGHT_SHMFD area, once GET_INFLIGHT_FD or SET_INFLIGHT_FD provided one. */
     private InflightArea inflight;
 
@@ -94,6 +105,32 @@ public final class VhostUserEngine implements BackendHandler {
     @Override
     public void attached(Runnable closeConnection) {
         this.closeConnection = closeConnection;
+        device.sessionStarted(configNotifier);
+    }
+
+    /**
+     * Tells the front-end that config space changed: VHOST_USER_BACKEND_CONFIG_CHANGE_MSG on the
+     * back-end channel, waiting at most {@link BackendChannel#DEFAULT_TIMEOUT} for the REPLY_ACK.
+     * Called from any thread (a resize from the control API), never from a poller.
+     */
+    public ConfigNotice configChanged() {
+        BackendChannel channel = backendChannel;
+        if (ended) {
+            return ConfigNotice.noFrontend();
+        }
+        if (channel != null) {
+            return channel.configChanged();
+        }
+        return new ConfigNotice(ConfigNotice.Outcome.NOT_SUPPORTED, backendReqNegotiated
+                ? "the front-end negotiated BACKEND_REQ but gave no channel (SET_BACKEND_REQ_FD)"
+                : "the front-end did not negotiate BACKEND_REQ (VHOST_USER_PROTOCOL_F_BACKEND_REQ), so it cannot be"
+                        + " told; the guest sees the new size after it reconnects or reboots");
+    }
+
+    /** How long a config change waits for the front-end's answer (tests shorten it). Before SET_BACKEND_REQ_FD. */
+    public VhostUserEngine backendChannelTimeout(Duration timeout) {
+        this.backendTimeout = timeout;
+        return this;
     }
 
     public long offeredFeatures() {
@@ -172,6 +209,7 @@ public final class VhostUserEngine implements BackendHandler {
                 resetDevice();
                 yield Reply.NONE;
             }
+            case Message.SetBackendReqFd m -> setBackendReqFd(m);
             case Message.GetInflightFd m -> getInflightFd(m);
             case Message.SetInflightFd m -> setInflightFd(m);
         };
@@ -182,6 +220,7 @@ public final class VhostUserEngine implements BackendHandler {
             case Message.SetMemTable m -> m.fds().forEach(OwnedFd::close);
             case Message.AddMemReg m -> m.fd().close();
             case Message.SetInflightFd m -> m.fd().close();
+            case Message.SetBackendReqFd m -> m.fd().close();
             case Message.SetVringFd m -> {
                 if (m.fd() != null) {
                     m.fd().close();
@@ -226,8 +265,41 @@ public final class VhostUserEngine implements BackendHandler {
                     unknown, ProtocolFeatures.OFFERED));
         }
         ackedProtocolFeatures = features;
+        backendReqNegotiated = (features & (1L << ProtocolFeatures.BACKEND_REQ)) != 0;
+        if (!backendReqNegotiated) {
+            closeBackendChannel();
+        }
         listener.featuresNegotiated(ackedFeatures, features);
         return Reply.NONE;
+    }
+
+    /** SET_BACKEND_REQ_FD: only after BACKEND_REQ was negotiated, and only a connected stream socket. */
+    private Reply setBackendReqFd(Message.SetBackendReqFd m) {
+        if (!backendReqNegotiated) {
+            m.fd().close();
+            throw VhostUserException.rejected("SET_BACKEND_REQ_FD before the BACKEND_REQ protocol feature was"
+                    + " negotiated");
+        }
+        BackendChannel channel;
+        try {
+            channel = BackendChannel.adopt(m.fd(), replyAckNegotiated(), name, backendTimeout);
+        } catch (IllegalArgumentException e) {
+            m.fd().close();
+            throw VhostUserException.rejected("SET_BACKEND_REQ_FD: " + e.getMessage());
+        }
+        closeBackendChannel();
+        backendChannel = channel;
+        LOG.log(Level.INFO, () -> name + ": the front-end gave a back-end channel; config changes (resize) reach it"
+                + (replyAckNegotiated() ? ", acknowledged" : ""));
+        return Reply.NONE;
+    }
+
+    private void closeBackendChannel() {
+        BackendChannel old = backendChannel;
+        backendChannel = null;
+        if (old != null) {
+            old.close();
+        }
     }
 
     private Reply setVringNum(Message.SetVringNum m) {
@@ -572,6 +644,9 @@ public final class VhostUserEngine implements BackendHandler {
             }
             v.reset();
         }
+        ended = true;
+        device.sessionEnded(configNotifier);
+        closeBackendChannel();
         memory.close();
         closeInflight();
         device.reset();

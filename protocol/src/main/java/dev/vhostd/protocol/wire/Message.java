@@ -79,6 +79,14 @@ public sealed interface Message {
         public Request request() { return Request.SET_VRING_ENABLE; }
     }
 
+    /**
+     * SET_BACKEND_REQ_FD: the back-end's end of a socket pair on which the back-end sends requests to
+     * the front-end (BACKEND_REQ). Exactly one fd; the engine checks it is a connected stream socket.
+     */
+    record SetBackendReqFd(OwnedFd fd) implements Message {
+        public Request request() { return Request.SET_BACKEND_REQ_FD; }
+    }
+
     /** GET_CONFIG: offset and size into the device config space (the payload body is ignored). */
     record GetConfig(int offset, int size, int flags) implements Message {
         public Request request() { return Request.GET_CONFIG; }

@@ -91,6 +91,11 @@ public final class MessageDecoder {
             }
             case SET_VRING_ADDR -> vringAddr(p, fds);
             case SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR -> vringFd(r, p, fds);
+            case SET_BACKEND_REQ_FD -> {
+                size(r, p, 0);
+                fdCount(r, fds, 1, "exactly one fd (the back-end's end of the channel)");
+                yield new Message.SetBackendReqFd(fds.getFirst());
+            }
             case GET_CONFIG -> {
                 noFds(r, fds);
                 Config c = config(r, p);

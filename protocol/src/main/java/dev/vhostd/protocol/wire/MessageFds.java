@@ -14,6 +14,7 @@ public final class MessageFds {
             case Message.SetMemTable m -> m.fds();
             case Message.AddMemReg m -> List.of(m.fd());
             case Message.SetInflightFd m -> List.of(m.fd());
+            case Message.SetBackendReqFd m -> List.of(m.fd());
             case Message.SetVringFd m when m.fd() != null -> List.of(m.fd());
             default -> List.of();
         };

@@ -56,6 +56,9 @@ public final class WireFormat {
     /** Vring indices vhostd accepts: SET_VRING_KICK can only name 256 rings (bits 0-7). */
     public static final int MAX_VRING_INDEX = 255;
 
+    /** Back-end to front-end request codes (vhost-user.rst, "Back-end message types"). */
+    public static final int BACKEND_CONFIG_CHANGE_MSG = 2;
+
     /** REPLY_ACK payloads: zero for success, non-zero for failure. */
     public static final long ACK_SUCCESS = 0;
     public static final long ACK_FAILURE = 1;

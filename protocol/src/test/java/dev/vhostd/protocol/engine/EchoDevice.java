@@ -19,6 +19,20 @@ final class EchoDevice implements VirtioDevice {
     final AtomicInteger completed = new AtomicInteger();
     final AtomicInteger invalid = new AtomicInteger();
     final byte[] config = {1, 2, 3, 4, 5, 6, 7, 8};
+    /** The current session's way to announce config changes, as a real device keeps it. */
+    volatile dev.vhostd.protocol.device.ConfigNotifier notifier;
+
+    @Override
+    public void sessionStarted(dev.vhostd.protocol.device.ConfigNotifier n) {
+        notifier = n;
+    }
+
+    @Override
+    public void sessionEnded(dev.vhostd.protocol.device.ConfigNotifier n) {
+        if (notifier == n) {
+            notifier = null;
+        }
+    }
 
     @Override
     public long deviceFeatures() {

@@ -192,6 +192,11 @@ public final class FakeFrontend implements AutoCloseable {
         return send(Request.SET_VRING_ENABLE, vringState(index, enable ? 1 : 0), needReply);
     }
 
+    /** SET_BACKEND_REQ_FD with {@code fd}, the back-end's end of a socket pair (BACKEND_REQ). */
+    public OptionalLong setBackendReqFd(int fd, boolean needReply) throws IOException {
+        return send(Request.SET_BACKEND_REQ_FD, none(), needReply, fd);
+    }
+
     public OptionalLong setConfig(int offset, int flags, byte[] data, boolean needReply) throws IOException {
         return send(Request.SET_CONFIG, config(offset, data.length, flags, data), needReply);
     }
