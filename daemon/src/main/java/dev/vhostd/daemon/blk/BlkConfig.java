@@ -42,6 +42,11 @@ final class BlkConfig {
         return out;
     }
 
+    /** A new capacity after a resize; the front-end reads it with GET_CONFIG when told of the change. */
+    synchronized void setCapacity(long capacityBytes) {
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(0, capacityBytes >>> VirtioBlk.SECTOR_SHIFT);
+    }
+
     synchronized void setWriteback(boolean on) {
         bytes[WRITEBACK_OFFSET] = (byte) (on ? 1 : 0);
     }

@@ -39,7 +39,8 @@ final class BlkQueueHandler implements QueueHandler {
     private final byte[] serial;
     private final boolean readOnly;
     private final QueueMetrics metrics;
-    private final long capacity;
+    /** The device's capacity, read once per batch (see {@link VirtioBlkDevice#capacity()}). */
+    private long capacity;
     private final int blockMask;
     private final DescriptorChain chain;
     private final Slot[] slots;
@@ -79,7 +80,7 @@ final class BlkQueueHandler implements QueueHandler {
         this.serial = serial;
         this.readOnly = readOnly;
         this.metrics = metrics;
-        this.capacity = device.backend().capacity();
+        this.capacity = device.capacity();
         this.blockMask = device.backend().blockSize() - 1;
         this.chain = new DescriptorChain(queue.size());
         this.slots = new Slot[queue.size()];
@@ -97,6 +98,7 @@ final class BlkQueueHandler implements QueueHandler {
         // One clock read per batch, not two per request: latency is measured at batch granularity,
         // which is finer than the histogram's lowest bucket (5 us) for a batch's own completions.
         now = System.nanoTime();
+        capacity = device.capacity();
         if (backend.inFlight() > 0) {
             backend.reap(sink);
         }

@@ -1,9 +1,13 @@
 package dev.vhostd.daemon.blk;
 
+import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 
 import dev.vhostd.backend.BlockBackend;
 import dev.vhostd.daemon.metrics.DeviceMetrics;
+import dev.vhostd.protocol.device.ConfigNotice;
+import dev.vhostd.protocol.device.ConfigNotifier;
 import dev.vhostd.protocol.device.QueueHandler;
 import dev.vhostd.protocol.device.VirtioDevice;
 import dev.vhostd.protocol.device.VirtioFeatures;
@@ -17,6 +21,7 @@ import dev.vhostd.protocol.wire.VhostUserException;
  * WRITE_ZEROES only when it supports them, RO when the export is read-only.
  */
 public final class VirtioBlkDevice implements VirtioDevice {
+    private static final System.Logger LOG = System.getLogger(VirtioBlkDevice.class.getName());
     private final BlockBackend backend;
     private final BlkOptions options;
     private final BlkConfig config;
@@ -24,6 +29,8 @@ public final class VirtioBlkDevice implements VirtioDevice {
     private final byte[] serial;
     private final boolean readOnly;
     private final DeviceMetrics metrics;
+    /** The attached front-end's way to hear of config changes, or null between sessions. */
+    private volatile ConfigNotifier notifier;
 
     public VirtioBlkDevice(BlockBackend backend, BlkOptions options, DeviceMetrics metrics) {
         this.backend = backend;
@@ -58,6 +65,52 @@ public final class VirtioBlkDevice implements VirtioDevice {
 
     public BlockBackend backend() {
         return backend;
+    }
+
+    /**
+     * The capacity in force, in bytes: queues read it once per batch and check every request they
+     * pop in that batch against it, so a request is judged by the size in force when it was popped.
+     */
+    public long capacity() {
+        return backend.capacity();
+    }
+
+    /**
+     * Grows the disk to {@code newSize} bytes, or with 0 picks up a size grown outside (see
+     * {@link BlockBackend#resize}), then updates the capacity in config space and tells the attached
+     * front-end, which reads it again and tells the guest (a config change interrupt). The queues
+     * serve the new range from their next batch on, before the guest can know of it.
+     *
+     * @throws IllegalArgumentException if the size would shrink the disk or is not whole blocks
+     * @throws UnsupportedOperationException if the backend cannot grow (the message says what to do)
+     * @throws IOException if growing the storage failed
+     */
+    public synchronized Resized resize(long newSize) throws IOException {
+        long before = backend.capacity();
+        long after = backend.resize(newSize);
+        if (after == before) {
+            return new Resized(before, after, null);
+        }
+        config.setCapacity(after);
+        metrics.capacityBytes(after);
+        ConfigNotifier n = notifier;
+        ConfigNotice notice = n == null ? ConfigNotice.noFrontend() : n.configChanged();
+        LOG.log(notice.outcome() == ConfigNotice.Outcome.FAILED ? Level.WARNING : Level.INFO,
+                () -> metrics.name() + ": capacity " + before + " -> " + after + " bytes; front-end: " + notice.detail());
+        return new Resized(before, after, notice);
+    }
+
+    @Override
+    public void sessionStarted(ConfigNotifier n) {
+        notifier = n;
+        // A front-end that connects after a resize reads the new capacity with its first GET_CONFIG.
+    }
+
+    @Override
+    public void sessionEnded(ConfigNotifier n) {
+        if (notifier == n) {
+            notifier = null;
+        }
     }
 
     @Override
