@@ -287,6 +287,15 @@ class MessageDecoderTest {
     }
 
     @Test
+    void setBackendReqFdTakesExactlyOneFdAndNoPayload() {
+        List<OwnedFd> fds = eventfds(1);
+        assertEquals(new Message.SetBackendReqFd(fds.getFirst()), decode(Request.SET_BACKEND_REQ_FD, new byte[0], fds));
+        rejected(Request.SET_BACKEND_REQ_FD, new byte[0], List.of(), "exactly one fd");
+        rejected(Request.SET_BACKEND_REQ_FD, new byte[0], eventfds(2), "exactly one fd");
+        rejected(Request.SET_BACKEND_REQ_FD, new byte[8], eventfds(1), "payload");
+    }
+
+    @Test
     void setInflightFd() {
         List<OwnedFd> fds = eventfds(1);
         assertEquals(new Message.SetInflightFd(4224, 0, 2, 128, fds.getFirst()),
