@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 
 import dev.vhostd.backend.BackendQueue;
 import dev.vhostd.backend.IoOp;
+import dev.vhostd.daemon.limits.RateLimiter;
 import dev.vhostd.daemon.metrics.InvalidKind;
 import dev.vhostd.daemon.metrics.QueueMetrics;
 import dev.vhostd.daemon.metrics.RequestStatus;
@@ -52,6 +53,17 @@ final class BlkQueueHandler implements QueueHandler {
     private final BackendQueue.CompletionSink sink = this::backendCompleted;
     private int completedInBatch;
     private long now;
+    /** While over the disk's limit: when to look at the avail ring again (nanoTime), else 0. */
+    private long heldUntil;
+    /** The limits {@link #heldUntil} was computed under; a new one is looked at at once. */
+    private RateLimiter.Gate heldGate;
+    /** Since when the held-back time has not been counted yet (nanoTime), or 0 when not held. */
+    private long heldMark;
+    /**
+     * A held queue looks again at least this often, so a raised or removed limit takes effect
+     * within 100 ms even when the old one had it wait longer.
+     */
+    static final long RECHECK_NANOS = 50_000_000L;
 
     /** One request in flight. */
     private static final class Slot {
@@ -103,6 +115,16 @@ final class BlkQueueHandler implements QueueHandler {
             backend.reap(sink);
         }
         int popped = 0;
+        RateLimiter.Gate gate = device.limiter().gate();
+        if (gate != heldGate) {
+            heldUntil = 0;
+        }
+        if (heldUntil != 0 && heldUntil - now > 0) {
+            // Over the limit: requests stay in the avail ring (back-pressure), and we do not look.
+            countHeld();
+            return completedInBatch;
+        }
+        heldUntil = 0;
         while (freeCount > 0) {
             boolean got;
             try {
@@ -119,6 +141,22 @@ final class BlkQueueHandler implements QueueHandler {
             if (!got) {
                 break;
             }
+            if (gate != null) {
+                long wait = admit(gate);
+                if (wait > 0) {
+                    queue.unpop();
+                    heldUntil = now + Math.min(wait, RECHECK_NANOS);
+                    heldGate = gate;
+                    if (heldMark == 0) {
+                        heldMark = now;
+                    }
+                    break;
+                }
+            }
+            if (heldMark != 0) {
+                countHeld();
+                heldMark = 0;
+            }
             popped++;
             Slot slot = slots[freeSlots[--freeCount]];
             start(slot);
@@ -127,6 +165,42 @@ final class BlkQueueHandler implements QueueHandler {
             backend.flushSubmissions();
         }
         return popped + completedInBatch;
+    }
+
+    private void countHeld() {
+        if (heldMark != 0) {
+            metrics.heldBackNanos(now - heldMark);
+            heldMark = now;
+        }
+    }
+
+    /**
+     * Whether the request just popped fits the disk's limits now: 0 if it does (and it is charged),
+     * else how long until it would. Requests that will fail validation are let through (they cost
+     * nothing and must be completed); flush and get-id are never held.
+     */
+    private long admit(RateLimiter.Gate gate) {
+        long readable = chain.readableBytes();
+        long writable = chain.writableBytes();
+        if (readable < VirtioBlk.HEADER_SIZE || writable < 1) {
+            return 0;
+        }
+        try {
+            copyOut(0, VirtioBlk.HEADER_SIZE);
+        } catch (GuestMemoryException e) {
+            return 0;
+        }
+        return switch (scratch.get(LE_INT, 0)) {
+            case VirtioBlk.T_IN -> gate.admit(false, writable - 1, now);
+            case VirtioBlk.T_OUT -> gate.admit(true, readable - VirtioBlk.HEADER_SIZE, now);
+            case VirtioBlk.T_DISCARD, VirtioBlk.T_WRITE_ZEROES -> gate.admit(true, 0, now);
+            default -> 0;
+        };
+    }
+
+    @Override
+    public long heldUntil() {
+        return heldUntil;
     }
 
     private void start(Slot slot) {
@@ -404,6 +478,10 @@ final class BlkQueueHandler implements QueueHandler {
 
     @Override
     public void close() {
+        if (heldMark != 0) {
+            now = System.nanoTime();
+            countHeld();
+        }
         backend.close();
         arena.close();
     }

@@ -5,6 +5,8 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 
 import dev.vhostd.backend.BlockBackend;
+import dev.vhostd.daemon.limits.Limits;
+import dev.vhostd.daemon.limits.RateLimiter;
 import dev.vhostd.daemon.metrics.DeviceMetrics;
 import dev.vhostd.protocol.device.ConfigNotice;
 import dev.vhostd.protocol.device.ConfigNotifier;
@@ -29,6 +31,7 @@ public final class VirtioBlkDevice implements VirtioDevice {
     private final byte[] serial;
     private final boolean readOnly;
     private final DeviceMetrics metrics;
+    private final RateLimiter limiter = new RateLimiter();
     /** The attached front-end's way to hear of config changes, or null between sessions. */
     private volatile ConfigNotifier notifier;
 
@@ -98,6 +101,25 @@ public final class VirtioBlkDevice implements VirtioDevice {
         LOG.log(notice.outcome() == ConfigNotice.Outcome.FAILED ? Level.WARNING : Level.INFO,
                 () -> metrics.name() + ": capacity " + before + " -> " + after + " bytes; front-end: " + notice.detail());
         return new Resized(before, after, notice);
+    }
+
+    /** The disk's limits, shared by its queues. */
+    RateLimiter limiter() {
+        return limiter;
+    }
+
+    /** The limits in force. */
+    public Limits limits() {
+        return limiter.limits();
+    }
+
+    /**
+     * Sets the disk's I/O limits (0 = none); every queue applies them from its next batch, so within
+     * {@link BlkQueueHandler#RECHECK_NANOS} even for a queue waiting out the old limit.
+     */
+    public void setLimits(Limits limits) {
+        limiter.set(limits);
+        LOG.log(Level.INFO, () -> metrics.name() + ": limits " + (limits.unlimited() ? "removed" : limits.toString()));
     }
 
     @Override

@@ -39,7 +39,8 @@ public final class QueueMetrics {
     private static final int POLLS_IDLE = POLLS_WORK + 1;
     private static final int BUSY_NANOS = POLLS_IDLE + 1;
     private static final int BLOCKED_NANOS = BUSY_NANOS + 1;
-    private static final int INVALID = BLOCKED_NANOS + 1;            // [kind]
+    private static final int HELD_NANOS = BLOCKED_NANOS + 1;
+    private static final int INVALID = HELD_NANOS + 1;               // [kind]
     private static final int BACKEND_ERRORS = INVALID + InvalidKind.ALL.length;
     private static final int LATENCY_SUM = BACKEND_ERRORS + 1;       // [type], nanoseconds
     private static final int LATENCY_BUCKETS = LATENCY_SUM + TYPES;  // [type][bucket], not cumulative
@@ -126,6 +127,11 @@ public final class QueueMetrics {
         add(BLOCKED_NANOS, Math.max(0L, nanos));
     }
 
+    /** Time the queue's requests were left in its avail ring because the disk was over a limit. */
+    public void heldBackNanos(long nanos) {
+        add(HELD_NANOS, Math.max(0L, nanos));
+    }
+
     /** The guest put something invalid on this queue. */
     public void invalidInput(InvalidKind kind) {
         add(INVALID + kind.ordinal(), 1);
@@ -182,6 +188,10 @@ public final class QueueMetrics {
 
     public long busyNanos() {
         return read(BUSY_NANOS);
+    }
+
+    public long heldBackNanos() {
+        return read(HELD_NANOS);
     }
 
     public long blockedNanos() {

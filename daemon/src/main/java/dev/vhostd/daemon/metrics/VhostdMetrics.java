@@ -166,6 +166,8 @@ public final class VhostdMetrics implements AutoCloseable {
                 tags, q, x -> x.busyNanos() / NANOS_PER_SECOND);
         counter("vhostd.poller.blocked", "Time the poller slept waiting for a kick", "seconds",
                 tags, q, x -> x.blockedNanos() / NANOS_PER_SECOND);
+        counter("vhostd.queue.held.back", "Time the queue's requests were left in the avail ring because the disk"
+                + " was over its I/O limit", "seconds", tags, q, x -> x.heldBackNanos() / NANOS_PER_SECOND);
         for (InvalidKind kind : InvalidKind.ALL) {
             counter("vhostd.invalid.guest.input", "Invalid descriptor chains or requests from the guest", null,
                     tags.and("kind", kind.label()), q, x -> x.invalidInputs(kind));

@@ -18,6 +18,16 @@ public interface QueueHandler {
     /** Called when {@link #completionFd()} was readable: clear it (the next doWork reaps). */
     default void completionSignalled() {}
 
+    /**
+     * The {@link System#nanoTime()} before which this queue will not take requests from its avail
+     * ring (its disk is over a rate limit and left them there), or 0 when it is not held back. The
+     * poller neither spins nor waits for a kick on a held queue: it sleeps until the earliest such
+     * time among its queues, unless other work comes first.
+     */
+    default long heldUntil() {
+        return 0;
+    }
+
     /** Number of requests popped and not yet completed. */
     int inFlight();
 

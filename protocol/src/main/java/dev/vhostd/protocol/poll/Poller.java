@@ -186,7 +186,15 @@ public final class Poller implements AutoCloseable {
             // Arm notifications, then re-check: a request published between our last look and the
             // arming would otherwise wait for a kick the guest will not send.
             boolean pending = false;
+            long wakeAt = 0;
             for (QueueBinding b : bs) {
+                long held = b.handler.heldUntil();
+                if (held != 0) {
+                    // Over its disk's limit: its avail ring holds requests on purpose. Wait for the
+                    // tokens (a timeout below), not for a kick, and do not count them as pending.
+                    wakeAt = wakeAt == 0 || held - wakeAt < 0 ? held : wakeAt;
+                    continue;
+                }
                 pending |= b.queue.enableNotifications();
             }
             if (pending) {
@@ -196,7 +204,7 @@ public final class Poller implements AutoCloseable {
                 idleSince = 0;
                 continue;
             }
-            int n = epoll.await(-1);
+            int n = epoll.await(wakeAt == 0 ? -1 : timeoutMillis(wakeAt - now));
             long woke = System.nanoTime();
             if (bs.length > 0) {
                 bs[0].stats.pollerTime(now - busyStart, woke - now);
@@ -230,6 +238,11 @@ public final class Poller implements AutoCloseable {
         for (QueueBinding b : bindings) {
             remove(b);
         }
+    }
+
+    /** An epoll timeout that does not wake before {@code nanos} have passed (0 if already due). */
+    private static int timeoutMillis(long nanos) {
+        return nanos <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (nanos + 999_999) / 1_000_000);
     }
 
     private final EventFd notifier = new EventFd();

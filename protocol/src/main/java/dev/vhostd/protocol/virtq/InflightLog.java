@@ -173,6 +173,16 @@ public final class InflightLog {
         U8.setRelease(area, e, (byte) 1);
     }
 
+    /** The device put {@code head} back in the avail ring (see SplitQueue.unpop): no longer in flight. */
+    void unpopped(int head) {
+        U8.setRelease(area, entry(head), (byte) 0);
+    }
+
+    /** The last head from {@link #nextResubmit} was put back and comes again next. */
+    void unresubmit() {
+        resubmitNext--;
+    }
+
     /** {@code head} goes into the used ring in the current batch. */
     void used(int head) {
         area.set(LE16, entry(head) + 6, (short) lastBatchHead);

@@ -72,6 +72,9 @@ public final class SplitQueue {
     private String broken;
     /** Inflight tracking for crash recovery (INFLIGHT_SHMFD), or null. */
     private InflightLog inflight;
+    /** What the last pop returned, so {@link #unpop} can put exactly that back: -1 when nothing can be. */
+    private int lastPopped = -1;
+    private boolean lastPopResubmitted;
 
     private SplitQueue(GuestMemory mem, int size, MemorySegment desc, MemorySegment avail, MemorySegment used,
             int nextAvail, boolean eventIdx) {
@@ -249,9 +252,12 @@ public final class SplitQueue {
         if (broken != null) {
             throw new QueueBrokenException(broken);
         }
+        lastPopped = -1;
         if (inflight != null && inflight.resubmitPending() > 0) {
             int head = inflight.nextResubmit();
             inflight.popped(head);
+            lastPopped = head;
+            lastPopResubmitted = true;
             walk(head, out);
             return true;
         }
@@ -284,8 +290,33 @@ public final class SplitQueue {
         if (inflight != null) {
             inflight.popped(head);
         }
+        lastPopped = head;
+        lastPopResubmitted = false;
         walk(head, out);
         return true;
+    }
+
+    /**
+     * Puts back the chain the last {@link #pop} returned, which the device decided not to take yet
+     * (its disk is over a rate limit): the next pop returns it again and the driver sees it still
+     * pending. Only directly after a pop that returned true, before anything else touches the queue.
+     *
+     * @throws IllegalStateException if there is no such pop to undo
+     */
+    public void unpop() {
+        if (lastPopped < 0) {
+            throw new IllegalStateException("nothing to put back: unpop must follow a successful pop");
+        }
+        if (lastPopResubmitted) {
+            // Still in flight from before the crash: its inflight entry stays set.
+            inflight.unresubmit();
+        } else {
+            nextAvail = (nextAvail - 1) & 0xFFFF;
+            if (inflight != null) {
+                inflight.unpopped(lastPopped);
+            }
+        }
+        lastPopped = -1;
     }
 
     private QueueBrokenException breakQueue(String reason) {

@@ -1,0 +1,33 @@
+package dev.vhostd.daemon.limits;
+
+/**
+ * A disk's I/O limits, per second; 0 means no limit. {@code iops} and {@code bps} count reads and
+ * writes together, the others one direction. A request must fit every limit that applies to it:
+ * a read is counted against iops, read_iops, bps and read_bps. Discard and write-zeroes count as
+ * write operations of no bytes (they move no data); flush and get-id are never held back.
+ * Immutable: a change is a new value, published to the pollers (see {@link RateLimiter}).
+ */
+public record Limits(long iops, long readIops, long writeIops, long bps, long readBps, long writeBps) {
+    public static final Limits NONE = new Limits(0, 0, 0, 0, 0, 0);
+
+    public Limits {
+        check("iops", iops);
+        check("read_iops", readIops);
+        check("write_iops", writeIops);
+        check("bps", bps);
+        check("read_bps", readBps);
+        check("write_bps", writeBps);
+    }
+
+    private static void check(String name, long value) {
+        if (value < 0) {
+            throw new IllegalArgumentException(name + " must be 0 (no limit) or a positive rate per second, got "
+                    + value);
+        }
+    }
+
+    /** True if nothing is limited. */
+    public boolean unlimited() {
+        return iops == 0 && readIops == 0 && writeIops == 0 && bps == 0 && readBps == 0 && writeBps == 0;
+    }
+}
