@@ -86,6 +86,7 @@ final class BlkQueueHandler implements QueueHandler {
         this.freeSlots = new int[queue.size()];
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new Slot(i);
+            slots[i].op.segmentsCannotFault(memory.cannotFault());
             freeSlots[i] = i;
         }
         this.freeCount = slots.length;
