@@ -21,6 +21,9 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  docker.io            # the container image is built and run in the tests (scripts/container/)
+  debootstrap          # base images without a registry (scripts/container/base-images.sh)
+  binutils             # objcopy: jlink --strip-debug in packaging/build-deb.sh
 )
 
 missing=()
