@@ -29,6 +29,11 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
+        return serve(Duration.ofSeconds(30), socket, log, args);
+    }
+
+    /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
+    public static VhostdProcess serve(Duration limit, Path socket, Path log, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -42,7 +47,7 @@ public final class VhostdProcess implements AutoCloseable {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         VhostdProcess v = new VhostdProcess(p, log, socket);
-        v.awaitListening(Duration.ofSeconds(30));
+        v.awaitListening(limit);
         return v;
     }
 
