@@ -28,9 +28,9 @@ pool=${2:-rbd}
 osd_size=${CEPH_OSD_SIZE:-10G}
 watch_timeout=${CEPH_WATCH_TIMEOUT:-10}
 
-for tool in ceph-mon ceph-osd ceph rbd uuidgen python3; do
+for tool in ceph-mon ceph-osd ceph rbd python3; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "start-cluster: $tool not found; run scripts/install-test-deps.sh (Debian packages ceph-mon ceph-osd ceph-common uuid-runtime)" >&2
+    echo "start-cluster: $tool not found; run scripts/install-test-deps.sh (Debian packages ceph-mon ceph-osd ceph-common)" >&2
     exit 1
   fi
 done
@@ -42,7 +42,7 @@ mkdir -p "$dir"/{run,log,mon.a,osd.0}
 
 # A free TCP port for the monitor: bind port 0 and read what the kernel chose.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-fsid=$(uuidgen)
+fsid=$(cat /proc/sys/kernel/random/uuid)
 conf=$dir/ceph.conf
 cat >"$conf" <<CONF
 [global]
@@ -108,7 +108,7 @@ started=1
 ceph_() { timeout 60 ceph --connect-timeout 30 "$@"; }
 ceph_ mon dump >/dev/null 2>&1 || fail "the monitor does not answer on 127.0.0.1:$port"
 
-uuid=$(uuidgen)
+uuid=$(cat /proc/sys/kernel/random/uuid)
 id=$(ceph_ osd new "$uuid") || fail "ceph osd new failed"
 [ "$id" = 0 ] || fail "expected osd id 0, got '$id'"
 ceph_ osd crush add-bucket "$(hostname -s)" host >/dev/null
