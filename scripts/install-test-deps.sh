@@ -21,6 +21,12 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
+  ceph-osd
+  ceph-common          # the ceph and rbd command-line tools
+  librbd1              # what the rbd: backend calls through FFM (with librados2)
+  librados2
+  qemu-block-extra     # qemu-storage-daemon's driver=rbd, the reference in bench/compare.sh rbd
 )
 
 missing=()
