@@ -24,6 +24,12 @@ packages=(
   docker.io            # the container image is built and run in the tests (scripts/container/)
   debootstrap          # base images without a registry (scripts/container/base-images.sh)
   binutils             # objcopy: jlink --strip-debug in packaging/build-deb.sh
+  ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
+  ceph-osd
+  ceph-common          # the ceph and rbd command-line tools
+  librbd1              # what the rbd: backend calls through FFM (with librados2)
+  librados2
+  qemu-block-extra     # qemu-storage-daemon's driver=rbd, the reference in bench/compare.sh rbd
 )
 
 missing=()
