@@ -15,6 +15,10 @@
 #   --ceph-conf PATH  the cluster for rbd (default: start a single-node one with scripts/ceph/ in a
 #                     private directory, stopped at exit)
 #   --rbd-pool POOL   pool for the rbd image (default rbd)
+#   --rbd-warmup S    unmeasured 4k random I/O per back-end before the rbd matrix (default 20): a
+#                     cluster serves a few thousand requests a second, so without it vhostd's
+#                     request path would still be running in the JVM's interpreter and compilers
+#                     during the measured runs, unlike a daemon that has served a disk for a while
 #   --cases LIST      comma list of case names (default: all; see CASES below)
 #   --size SIZE       disk size (default 1G)
 #   --localfs-dir D   directory on a local file system for the localfs images (default /var/tmp)
@@ -31,7 +35,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 notify=on out=""
-ceph_conf="" rbd_pool=rbd rbd_image="" ceph_dir=""
+ceph_conf="" rbd_pool=rbd rbd_image="" ceph_dir="" rbd_warmup=20
 
 # name rw bs depth queues
 CASES=(
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --ceph-conf) ceph_conf=$2; shift 2 ;;
     --rbd-pool) rbd_pool=$2; shift 2 ;;
+    --rbd-warmup) rbd_warmup=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
@@ -199,6 +204,13 @@ for storage in ${storages//,/ }; do
   [ "$storage" != rbd ] || setup_rbd
   start_backend qsd "$storage" "$sock_a" "$out/qsd-$storage.log"; pid_a=$started_pid
   start_backend "$b_kind" "$storage" "$sock_b" "$out/$b_kind-$storage.log"; pid_b=$started_pid
+  if [ "$storage" = rbd ] && [ "$rbd_warmup" != 0 ]; then
+    for sock in "$sock_a" "$sock_b"; do
+      echo "== rbd warm-up ${rbd_warmup}s on $sock" >&2
+      "${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw randrw --bs 4k --depth 32 --queues 1 \
+        --seconds "$rbd_warmup" --ramp 0 >>"$out/bench.log" 2>&1 || echo "warm-up on $sock failed; see $out/bench.log" >&2
+    done
+  fi
   for c in "${CASES[@]}"; do
     read -r name rw bs depth queues <<< "$c"
     if [ "$cases" = all ]; then
