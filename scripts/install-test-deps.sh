@@ -20,6 +20,7 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  socat                # the control API test speaks to the socket the way the README shows
 )
 
 missing=()

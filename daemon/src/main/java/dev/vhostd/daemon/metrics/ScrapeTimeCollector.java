@@ -20,8 +20,8 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
     static final String DURATION = "vhostd_request_duration_seconds";
     static final String FEATURES = "vhostd_negotiated_features_info";
 
-    private static final List<String> HISTOGRAM_LABELS = List.of("device", "queue", "type");
-    private static final List<String> BUCKET_LABELS = List.of("device", "queue", "type", "le");
+    private static final List<String> HISTOGRAM_LABELS = List.of("disk", "queue", "type");
+    private static final List<String> BUCKET_LABELS = List.of("disk", "queue", "type", "le");
 
     private final Supplier<List<DeviceMetrics>> devices;
 
@@ -61,7 +61,7 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
             DeviceMetrics.Features f = device.features();
             if (f != null) {
                 info.add(new MetricFamilySamples.Sample(FEATURES,
-                        List.of("device", "features", "protocol_features"),
+                        List.of("disk", "features", "protocol_features"),
                         List.of(device.name(), hex(f.features()), hex(f.protocolFeatures())), 1));
             }
         }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -44,6 +43,9 @@ public final class VhostUserServer implements AutoCloseable {
     private final ReentrantLock acceptLoop = new ReentrantLock();
     private volatile boolean closed;
     private volatile VhostUserConnection current;
+    private Readiness readiness;
+    private Readiness.Waiter acceptable;
+    private volatile String label;
 
     private VhostUserServer(AFUNIXServerSocket socket, Path path, boolean shared) {
         this.socket = socket;
@@ -125,6 +127,25 @@ public final class VhostUserServer implements AutoCloseable {
         return new VhostUserServer(s, p, true);
     }
 
+    /**
+     * Makes {@link #serve} wait for front-ends and their messages in {@code r} rather than in blocking
+     * calls: for serving on a virtual thread. Call before {@code serve}.
+     */
+    public void waitWith(Readiness r) throws IOException {
+        this.readiness = r;
+        this.acceptable = r.waiter(FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class));
+    }
+
+    /** Prefixes the log lines of this socket's sessions, such as "disk vm1-root". */
+    public void label(String text) {
+        this.label = text;
+    }
+
+    /** The front-end connected now, or null. */
+    public VhostUserConnection current() {
+        return current;
+    }
+
     /** The socket file, or null for an adopted socket without a path. */
     public Path socketPath() {
         return path;
@@ -151,9 +172,14 @@ public final class VhostUserServer implements AutoCloseable {
             while (!closed) {
                 AFUNIXSocket client;
                 try {
+                    if (acceptable != null) {
+                        acceptable.await();
+                    }
                     client = socket.accept();
-                } catch (SocketTimeoutException e) {
-                    continue; // adopted socket: look at closed again
+                } catch (java.io.InterruptedIOException e) {
+                    // SocketTimeoutException (an adopted socket's accept timeout) or a wait that
+                    // close() cancelled: look at closed again.
+                    continue;
                 } catch (IOException e) {
                     if (closed) {
                         break;
@@ -180,7 +206,7 @@ public final class VhostUserServer implements AutoCloseable {
             closeQuietly(client);
             return;
         }
-        VhostUserConnection connection = new VhostUserConnection(client, handler);
+        VhostUserConnection connection = new VhostUserConnection(client, handler, readiness, label);
         handler.attached(connection::close);
         current = connection;
         if (closed) {
@@ -197,6 +223,9 @@ public final class VhostUserServer implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        if (acceptable != null) {
+            acceptable.cancel();
+        }
         VhostUserConnection c = current;
         if (c != null) {
             c.close();
