@@ -55,7 +55,7 @@ public final class ServeCommand implements Callable<Integer> {
     Integer fd;
 
     @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
-            description = "Storage: file:PATH, memory:SIZE or null:SIZE[,latency=DURATION] (default: ${DEFAULT-VALUE}).")
+            description = "Storage: file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,id=USER,...] (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--blk-file", paramLabel = "PATH",

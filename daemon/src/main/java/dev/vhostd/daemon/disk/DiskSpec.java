@@ -57,7 +57,7 @@ public record DiskSpec(
                     + " bytes (the UNIX socket limit) or contains NUL; choose a shorter path");
         }
         if (backend == null || backend.isEmpty()) {
-            throw DiskException.invalid("backend is required: file:PATH, memory:SIZE or null:SIZE");
+            throw DiskException.invalid("backend is required: file:PATH, memory:SIZE, null:SIZE or rbd:POOL/IMAGE");
         }
         try {
             new BlkOptions(queues, queueSize, serial, readOnly);

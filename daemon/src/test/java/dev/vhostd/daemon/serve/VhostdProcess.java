@@ -29,9 +29,14 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
+        return serve(Duration.ofSeconds(30), socket, log, args);
+    }
+
+    /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
+    public static VhostdProcess serve(Duration limit, Path socket, Path log, String... args) throws IOException {
         List<String> all = new ArrayList<>(List.of("--socket", socket.toString()));
         all.addAll(List.of(args));
-        return start(socket, log, all.toArray(String[]::new));
+        return start(limit, socket, log, all.toArray(String[]::new));
     }
 
     /**
@@ -39,13 +44,17 @@ public final class VhostdProcess implements AutoCloseable {
      * control socket it creates) exists and the daemon says it is serving.
      */
     public static VhostdProcess start(Path readyFile, Path log, String... args) throws IOException {
+        return start(Duration.ofSeconds(60), readyFile, log, args);
+    }
+
+    private static VhostdProcess start(Duration limit, Path readyFile, Path log, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(command());
         cmd.add("serve");
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         VhostdProcess v = new VhostdProcess(p, log, readyFile);
-        v.awaitListening(Duration.ofSeconds(60));
+        v.awaitListening(limit);
         return v;
     }
 
