@@ -66,12 +66,12 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
                 long cumulative = 0;
                 for (int b = 0; b < LatencyBuckets.COUNT; b++) {
                     cumulative += buckets[b];
-                    backend.add(new MetricFamilySamples.Sample(BACKEND + "_bucket", List.of("device", "le"),
+                    backend.add(new MetricFamilySamples.Sample(BACKEND + "_bucket", List.of("disk", "le"),
                             List.of(device.name(), LatencyBuckets.leLabel(b)), cumulative));
                 }
-                backend.add(new MetricFamilySamples.Sample(BACKEND + "_count", List.of("device"),
+                backend.add(new MetricFamilySamples.Sample(BACKEND + "_count", List.of("disk"),
                         List.of(device.name()), backendCount));
-                backend.add(new MetricFamilySamples.Sample(BACKEND + "_sum", List.of("device"),
+                backend.add(new MetricFamilySamples.Sample(BACKEND + "_sum", List.of("disk"),
                         List.of(device.name()), backendSum / 1e9));
             }
             DeviceMetrics.Features f = device.features();

@@ -43,6 +43,12 @@ class ConfigRestartTest {
                 assertNull(c.call("disk_add", "{\"name\":\"b\",\"socket\":\"" + sockB + "\",\"backend\":\"file:" + imgB
                         + "\",\"read_only\":true,\"queue_size\":128,\"aio\":\"sync\"}").get("error"));
                 writeMarker(sockA, 0x1234abcd);
+                // The daemon sees the front-end leave a moment after it closed its socket.
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (c.call("disk_get", "{\"name\":\"a\"}").get("result").get("connected").asBoolean()
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
                 before = c.call("disk_list", null).get("result");
                 JsonNode saved = c.call("config_save", "{\"path\":\"" + config + "\"}");
                 assertEquals(2, saved.get("result").get("disks").asInt(), saved.toString());
