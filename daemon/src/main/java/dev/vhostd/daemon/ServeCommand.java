@@ -2,6 +2,9 @@ package dev.vhostd.daemon;
 
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -24,7 +27,9 @@ import dev.vhostd.daemon.systemd.ListenFds;
 import dev.vhostd.daemon.systemd.SdNotify;
 import dev.vhostd.daemon.systemd.Watchdog;
 import dev.vhostd.protocol.connection.Readiness;
+import dev.vhostd.protocol.poll.Liveness;
 import dev.vhostd.protocol.poll.PollerGroup;
+import dev.vhostd.sys.Libc;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,6 +45,8 @@ import picocli.CommandLine.Option;
                         + "-chardev socket,id=c0,path=SOCKET,reconnect=1 -device vhost-user-blk-pci,chardev=c0,num-queues=N"})
 public final class ServeCommand implements Callable<Integer> {
     private static final System.Logger LOG = System.getLogger("vhostd");
+    /** How long a poller or an accept loop may spend in one step when no watchdog interval says otherwise. */
+    static final Duration DEFAULT_STALL_LIMIT = Duration.ofSeconds(30);
 
     @Option(names = "--name", paramLabel = "NAME",
             description = "Name of the disk given by --socket/--fd, in metrics, logs and the API (default: the socket's"
@@ -146,12 +153,27 @@ public final class ServeCommand implements Callable<Integer> {
         int pollerCount = pollers != null ? pollers : Runtime.getRuntime().availableProcessors();
         AtomicBoolean serving = new AtomicBoolean();
         CountDownLatch stopRequested = new CountDownLatch(1);
+        // What health means: serving, and every poller and every disk's accept loop alive and not
+        // stuck in one step longer than the watchdog interval (or DEFAULT_STALL_LIMIT without one).
+        DiskRegistry[] registered = new DiskRegistry[1];
+        PollerGroup[] pool = new PollerGroup[1];
+        DaemonHealth health = new DaemonHealth(serving::get, () -> {
+            List<Liveness> watched = new ArrayList<>(pool[0] == null ? List.of() : pool[0].liveness());
+            if (registered[0] != null) {
+                for (Disk d : registered[0].list()) {
+                    d.liveness().ifPresent(watched::add);
+                }
+            }
+            return watched;
+        }, Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
         try (VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
                 Readiness readiness = new Readiness("vhostd-sockets");
                 SdNotify notify = SdNotify.fromEnvironment();
                 DiskRegistry disks = new DiskRegistry(new DiskRuntime(group, readiness, registry));
-                MetricsServer endpointServer = metrics != null ? MetricsServer.start(metrics, registry, serving::get) : null) {
+                MetricsServer endpointServer = metrics != null ? MetricsServer.start(metrics, registry, health) : null) {
+            pool[0] = group;
+            registered[0] = disks;
             Disk flagDisk = null;
             if (endpoint != null) {
                 flagDisk = disks.add(flagSpec(endpoint), size == null ? 0 : Sizes.parse(size), endpoint);
@@ -165,7 +187,9 @@ public final class ServeCommand implements Callable<Integer> {
             ControlServer controlServer = control != null
                     ? ControlServer.start(control.toAbsolutePath(), controlGroup, new ControlApi(disks)) : null;
             try {
-                Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, serving::get);
+                // Serving from here on: the watchdog's first check must not see a daemon still starting.
+                serving.set(true);
+                Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, health::serving);
                 // SIGTERM/SIGINT: stop accepting, end the sessions (their rings drain their in-flight
                 // requests), flush and close the backends, then exit 0.
                 StopSignals.install(() -> {
@@ -181,7 +205,6 @@ public final class ServeCommand implements Callable<Integer> {
                     LOG.log(Level.INFO, "metrics on http://" + endpointServer.address().getHostString() + ":"
                             + endpointServer.address().getPort() + "/metrics");
                 }
-                serving.set(true);
                 notify.ready("serving " + disks.size() + " disk(s)" + (flagDisk != null ? ": " + flagDisk.name() : ""));
                 if (flagDisk != null && endpoint instanceof Disk.Endpoint.Connected && controlServer == null) {
                     // libvirt-style --fd: one already connected front-end, served once; then exit.

@@ -204,6 +204,11 @@ public final class Disk {
         return limits;
     }
 
+    /** The accept loop, for health checks (see {@link dev.vhostd.protocol.poll.Liveness}); none for a connected fd. */
+    public java.util.Optional<dev.vhostd.protocol.poll.Liveness> liveness() {
+        return java.util.Optional.ofNullable(server);
+    }
+
     /** Whether a front-end is attached right now. */
     public boolean attached() {
         return current() != null;

@@ -16,7 +16,8 @@ import java.util.List;
 /**
  * Serves /healthz: 200 while the daemon is serving, 503 otherwise, with a small JSON body such as
  * {@code {"status":"serving","disks":[{"disk":"vda","connected":true}]}} so that a probe or an
- * operator with curl sees which disks have a front-end attached.
+ * operator with curl sees which disks have a front-end attached; when unavailable, a "problem"
+ * field says why (e.g. a poller stuck in one step).
  */
 final class HealthHandler implements HttpHandler {
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -37,8 +38,9 @@ final class HealthHandler implements HttpHandler {
                 exchange.sendResponseHeaders(405, -1);
                 return;
             }
-            boolean serving = health.serving();
-            byte[] body = body(serving, metrics.devices()).getBytes(StandardCharsets.UTF_8);
+            String problem = health.problem();
+            boolean serving = problem == null;
+            byte[] body = body(problem, metrics.devices()).getBytes(StandardCharsets.UTF_8);
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.getResponseHeaders().set("Cache-Control", "no-store");
             if (method.equals("HEAD")) {
@@ -53,15 +55,18 @@ final class HealthHandler implements HttpHandler {
     }
 
     /** The /healthz body: the daemon's state and each disk's connection. */
-    record Body(@JsonProperty("status") String status, @JsonProperty("disks") List<Disk> disks) {}
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    record Body(@JsonProperty("status") String status, @JsonProperty("problem") String problem,
+            @JsonProperty("disks") List<Disk> disks) {}
 
     record Disk(@JsonProperty("disk") String disk, @JsonProperty("connected") boolean connected) {}
 
-    static String body(boolean serving, List<DeviceMetrics> devices) {
+    /** The body for a daemon that is healthy ({@code problem} null) or not, saying why. */
+    static String body(String problem, List<DeviceMetrics> devices) {
         List<Disk> disks = devices.stream().sorted(Comparator.comparing(DeviceMetrics::name))
                 .map(d -> new Disk(d.name(), d.isConnected())).toList();
         try {
-            return MAPPER.writeValueAsString(new Body(serving ? "serving" : "unavailable", disks));
+            return MAPPER.writeValueAsString(new Body(problem == null ? "serving" : "unavailable", problem, disks));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot encode the health body", e);
         }

@@ -34,9 +34,20 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
     public static VhostdProcess serve(Duration limit, Path socket, Path log, String... args) throws IOException {
+        return serve(limit, socket, log, java.util.Map.of(), args);
+    }
+
+    /** Like {@link #serve(Path, Path, String...)} with extra environment variables (NOTIFY_SOCKET, ...). */
+    public static VhostdProcess serve(Path socket, Path log, java.util.Map<String, String> env, String... args)
+            throws IOException {
+        return serve(Duration.ofSeconds(30), socket, log, env, args);
+    }
+
+    private static VhostdProcess serve(Duration limit, Path socket, Path log, java.util.Map<String, String> env,
+            String... args) throws IOException {
         List<String> all = new ArrayList<>(List.of("--socket", socket.toString()));
         all.addAll(List.of(args));
-        return start(limit, socket, log, all.toArray(String[]::new));
+        return start(limit, socket, log, env, all.toArray(String[]::new));
     }
 
     /**
@@ -44,15 +55,18 @@ public final class VhostdProcess implements AutoCloseable {
      * control socket it creates) exists and the daemon says it is serving.
      */
     public static VhostdProcess start(Path readyFile, Path log, String... args) throws IOException {
-        return start(Duration.ofSeconds(60), readyFile, log, args);
+        return start(Duration.ofSeconds(60), readyFile, log, java.util.Map.of(), args);
     }
 
-    private static VhostdProcess start(Duration limit, Path readyFile, Path log, String... args) throws IOException {
+    private static VhostdProcess start(Duration limit, Path readyFile, Path log, java.util.Map<String, String> env,
+            String... args) throws IOException {
         List<String> cmd = new ArrayList<>(command());
         cmd.add("serve");
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         VhostdProcess v = new VhostdProcess(p, log, readyFile);
         v.awaitListening(limit);
         return v;
