@@ -24,6 +24,7 @@ packages=(
   docker.io            # the container image is built and run in the tests (scripts/container/)
   debootstrap          # base images without a registry (scripts/container/base-images.sh)
   binutils             # objcopy: jlink --strip-debug in packaging/build-deb.sh
+  socat                # the control API test speaks to the socket the way the README shows
   ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
   ceph-osd
   ceph-common          # the ceph and rbd command-line tools
