@@ -106,10 +106,13 @@ class SystemdPackageIT {
         Map<String, String> s = state(UNIT);
         assertEquals("active", s.get("ActiveState"), s.toString());
         assertEquals("running", s.get("SubState"), s.toString());
-        // Type=notify: "active" means vhostd sent READY=1; its status line says what it serves.
-        assertTrue(s.get("StatusText").startsWith("serving file:/var/lib/vhostd/disk1.img"), s.toString());
+        // Type=notify: "active" means vhostd sent READY=1; its status line names the disk after the
+        // unit instance, and so do its log lines (never the inherited fd's number).
+        assertEquals("serving 1 disk(s): disk1", s.get("StatusText"), s.toString());
         String journal = journal();
         assertTrue(journal.contains("vhostd " + first.version() + " starting"), journal);
+        assertTrue(journal.contains("disk1: serving file:/var/lib/vhostd/disk1.img"), journal);
+        assertFalse(journal.contains("fd3"), journal);
         assertEquals("vhostd:vhostd", Docker.sh(container, "stat -c '%U:%G' /var/lib/vhostd/disk1.img").strip());
     }
 
