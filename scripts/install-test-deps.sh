@@ -7,6 +7,7 @@
 # Idempotent: when every package is already installed it returns without touching apt.
 # Needs root (or passwordless sudo) only when something is missing. Target: Debian 12.
 set -euo pipefail
+# optional-tools: sudo (only when not root and sudo is present; CI runs as root)
 
 packages=(
   qemu-system-x86      # qemu-system-x86_64: the guest and its vhost-user-blk-pci front end
@@ -20,6 +21,9 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  xz-utils             # xz: prepare.sh unpacks .ko.xz kernel modules
+  zstd                 # zstd: prepare.sh unpacks .ko.zst kernel modules
+  shfmt                # the shell parser ScriptToolsTest reads these scripts with
 )
 
 missing=()
