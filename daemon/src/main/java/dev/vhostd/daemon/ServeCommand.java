@@ -49,8 +49,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Serve an inherited listening socket fd instead of --socket (QEMU and systemd conventions).")
     Integer fd;
 
-    @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
-            description = "Storage: file:PATH, memory:SIZE or null:SIZE[,latency=DURATION] (default: ${DEFAULT-VALUE}).")
+    /** What serves when neither --backend nor --blk-file is given. */
+    static final String DEFAULT_BACKEND = "memory:1G";
+
+    @Option(names = "--backend", paramLabel = "URI",
+            description = "Storage: file:PATH, memory:SIZE or null:SIZE[,latency=DURATION] (default: " + DEFAULT_BACKEND + ").")
     String backend;
 
     @Option(names = "--blk-file", paramLabel = "PATH",
@@ -117,16 +120,20 @@ public final class ServeCommand implements Callable<Integer> {
                     "--fd " + fd + " is not among the sockets systemd passed " + passed.fds());
         }
         validate();
+        // Everything the operator typed is checked before anything is created or bound.
+        BlkOptions blk = new BlkOptions(queues, queueSize, serial, readOnly);
+        if (socket != null) {
+            VhostUserServer.checkPathLength(socket.toAbsolutePath());
+        }
         boolean listening = true;
         if (fd != null) {
             InheritedSockets.checkUnixStream(fd);
             listening = InheritedSockets.isListening(fd);
         }
-        String uri = blkFile != null ? "file:" + blkFile : backend;
+        String uri = blkFile != null ? "file:" + blkFile : backend != null ? backend : DEFAULT_BACKEND;
         BackendOptions backendOptions = new BackendOptions(size == null ? 0 : Sizes.parse(size), readOnly, direct,
                 logicalBlockSize == null ? 0 : logicalBlockSize, Aio.parse(aio), queueSize);
         BlockBackend storage = Backends.open(uri, backendOptions);
-        BlkOptions blk = new BlkOptions(queues, queueSize, serial, readOnly);
         String name = socket != null ? socket.getFileName().toString() : "fd" + fd;
         int pollerCount = pollers != null ? pollers : Math.min(queues, Runtime.getRuntime().availableProcessors());
         AtomicBoolean serving = new AtomicBoolean();
@@ -135,9 +142,10 @@ public final class ServeCommand implements Callable<Integer> {
                 VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
                 SdNotify notify = SdNotify.fromEnvironment();
+                // The metrics port first: a port in use must fail before the socket says "listening".
+                MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, serving::get) : null;
                 VhostUserServer server = !listening ? null
-                        : fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket);
-                MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, serving::get) : null) {
+                        : fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket)) {
             DeviceMetrics deviceMetrics = registry.device(name);
             deviceMetrics.guestMemoryMapped(() -> {
                 VhostUserEngine e = session.get();
@@ -145,8 +153,8 @@ public final class ServeCommand implements Callable<Integer> {
             });
             DeviceTelemetry telemetry = new DeviceTelemetry(deviceMetrics);
             VirtioBlkDevice device = new VirtioBlkDevice(storage, blk, deviceMetrics);
-            // SIGTERM/SIGINT: stop accepting, end the session (its rings drain their in-flight
-            // requests), then fall out of serve() so the backend is flushed and closed and we exit 0.
+            // SIGTERM/SIGINT: stop accepting, complete and publish the session's in-flight requests,
+            // then close it and fall out of serve() so the backend is flushed and closed and we exit 0.
             if (socket != null) {
                 // Only the owner and its group (the QEMU user's) may connect: a client can read and
                 // write the whole disk.
@@ -196,7 +204,7 @@ public final class ServeCommand implements Callable<Integer> {
         VhostUserEngine engine = new VhostUserEngine(name, device, group, telemetry, telemetry);
         VhostUserConnection connection = new VhostUserConnection(connected, engine);
         engine.attached(connection::close);
-        StopSignals.install(connection::close);
+        StopSignals.install(connection::drainAndClose);
         notify.ready("serving a connected front-end on fd " + fd);
         connection.run();
     }
@@ -209,6 +217,10 @@ public final class ServeCommand implements Callable<Integer> {
         if (logicalBlockSize != null && logicalBlockSize != 512 && logicalBlockSize != 4096) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--logical-block-size must be 512 or 4096, got " + logicalBlockSize);
+        }
+        if (blkFile != null && backend != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "give either --backend " + backend + " or --blk-file " + blkFile + ", not both");
         }
         if (pollUs < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--poll-us must not be negative");

@@ -29,12 +29,16 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.vhostd.daemon.Main");
+        return serve(List.of(), socket, log, args);
+    }
+
+    /**
+     * Like {@link #serve(Path, Path, String...)} under a wrapper command such as {@code prlimit
+     * --fsize=N} or {@code setpriv ...} that execs the JVM (so the pid is still vhostd's).
+     */
+    public static VhostdProcess serve(List<String> wrapper, Path socket, Path log, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(javaCommand());
         cmd.add("serve");
         cmd.add("--socket");
         cmd.add(socket.toString());
@@ -44,6 +48,57 @@ public final class VhostdProcess implements AutoCloseable {
         VhostdProcess v = new VhostdProcess(p, log, socket);
         v.awaitListening(Duration.ofSeconds(30));
         return v;
+    }
+
+    /** What a vhostd run that was expected to end by itself printed, and its exit status. */
+    public record Outcome(int exitStatus, String output) {
+        /** The output's non-empty lines. */
+        public List<String> lines() {
+            return output.lines().filter(l -> !l.isBlank()).toList();
+        }
+    }
+
+    /** Runs {@code WRAPPER... java ... vhostd ARGS...} to its end (at most 60 s), stdout and stderr together. */
+    public static Outcome run(List<String> wrapper, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(javaCommand());
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("vhostd " + String.join(" ", args) + " did not end within 60 s");
+        }
+        return new Outcome(p.exitValue(), new String(out, java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static List<String> javaCommand() {
+        return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.vhostd.daemon.Main");
+    }
+
+    /** Sends a signal by name ("HUP") with the shell's kill builtin. */
+    public void signal(String name) throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("bash", "-c", "kill -" + name + " " + process.pid()).inheritIO().start();
+        if (!k.waitFor(10, TimeUnit.SECONDS) || k.exitValue() != 0) {
+            throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Waits until the log contains {@code text}; false after {@code limit}. */
+    public boolean awaitLog(String text, Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (log().contains(text)) {
+                return true;
+            }
+            sleep(50);
+        }
+        return log().contains(text);
     }
 
     private void awaitListening(Duration limit) throws IOException {
@@ -78,6 +133,15 @@ public final class VhostdProcess implements AutoCloseable {
         if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
             throw new AssertionError("vhostd did not exit within " + limit + " of SIGTERM:\n" + log());
+        }
+        return process.exitValue();
+    }
+
+    /** Waits for vhostd to exit by itself (after a signal sent with {@link #signal}); returns the exit status. */
+    public int awaitExit(Duration limit) throws InterruptedException {
+        if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("vhostd did not exit within " + limit + ":\n" + log());
         }
         return process.exitValue();
     }
