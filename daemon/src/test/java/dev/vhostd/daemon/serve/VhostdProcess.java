@@ -29,7 +29,12 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
-        return serve(List.of(), socket, log, args);
+        return serve(Duration.ofSeconds(30), List.of(), socket, log, args);
+    }
+
+    /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
+    public static VhostdProcess serve(Duration limit, Path socket, Path log, String... args) throws IOException {
+        return serve(limit, List.of(), socket, log, args);
     }
 
     /**
@@ -37,6 +42,11 @@ public final class VhostdProcess implements AutoCloseable {
      * --fsize=N} or {@code setpriv ...} that execs the JVM (so the pid is still vhostd's).
      */
     public static VhostdProcess serve(List<String> wrapper, Path socket, Path log, String... args) throws IOException {
+        return serve(Duration.ofSeconds(30), wrapper, socket, log, args);
+    }
+
+    private static VhostdProcess serve(Duration limit, List<String> wrapper, Path socket, Path log, String... args)
+            throws IOException {
         List<String> cmd = new ArrayList<>(wrapper);
         cmd.addAll(javaCommand());
         cmd.add("serve");
@@ -46,7 +56,7 @@ public final class VhostdProcess implements AutoCloseable {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         VhostdProcess v = new VhostdProcess(p, log, socket);
-        v.awaitListening(Duration.ofSeconds(30));
+        v.awaitListening(limit);
         return v;
     }
 
