@@ -27,6 +27,14 @@ class ScriptToolsTest {
         return p;
     }
 
+    /** The scripts' tools, parsed once for the class (shfmt per script is the slow part). */
+    private static List<ScriptTools.Use> uses;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void parseScripts() throws Exception {
+        uses = new ScriptTools(root()).uses();
+    }
+
     private static List<String> listed() throws Exception {
         return ScriptTools.listedPackages(Files.readString(root().resolve("scripts/install-test-deps.sh")));
     }
@@ -34,7 +42,7 @@ class ScriptToolsTest {
     @Test
     void everyToolAScriptCallsIsInstalledByTheDepsScriptOrTheBaseSystem() throws Exception {
         ScriptTools tools = new ScriptTools(root());
-        List<ScriptTools.Finding> findings = tools.check(tools.uses(), listed());
+        List<ScriptTools.Finding> findings = tools.check(uses, listed());
         assertTrue(findings.isEmpty(), findings.size() + " tool(s) a fresh machine would lack:\n"
                 + findings.stream().map(ScriptTools.Finding::message).collect(Collectors.joining("\n")));
     }
@@ -44,7 +52,7 @@ class ScriptToolsTest {
         ScriptTools tools = new ScriptTools(root());
         List<String> withoutKmod = new ArrayList<>(listed());
         assertTrue(withoutKmod.remove("kmod"), "kmod is expected in install-test-deps.sh");
-        List<ScriptTools.Finding> findings = tools.check(tools.uses(), withoutKmod);
+        List<ScriptTools.Finding> findings = tools.check(uses, withoutKmod);
         ScriptTools.Finding modinfo = findings.stream().filter(f -> f.use().tool().equals("modinfo")).findFirst()
                 .orElseThrow(() -> new AssertionError("modinfo not reported without kmod: " + findings));
         assertEquals("kmod", modinfo.packageName());
