@@ -49,16 +49,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Serve an inherited listening socket fd instead of --socket (QEMU and systemd conventions).")
     Integer fd;
 
-<<<<<<< HEAD
     /** What serves when neither --backend nor --blk-file is given. */
     static final String DEFAULT_BACKEND = "memory:1G";
 
     @Option(names = "--backend", paramLabel = "URI",
-            description = "Storage: file:PATH, memory:SIZE or null:SIZE[,latency=DURATION] (default: " + DEFAULT_BACKEND + ").")
-=======
-    @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
-            description = "Storage: file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,id=USER,...] (default: ${DEFAULT-VALUE}).")
->>>>>>> main
+            description = "Storage: file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,id=USER,...] (default: " + DEFAULT_BACKEND + ").")
     String backend;
 
     @Option(names = "--blk-file", paramLabel = "PATH",

@@ -56,8 +56,7 @@ public final class VirtioBlkDevice implements VirtioDevice {
         int segMax = Math.min(BlkOptions.SEG_MAX, options.maxQueueSize() - 2);
         this.config = new BlkConfig(backend.capacity(), backend.blockSize(), BlkOptions.SIZE_MAX, Math.max(1, segMax),
                 options.numQueues(), backend.hasVolatileCache(), BlkOptions.MAX_DWZ_SECTORS,
-<<<<<<< HEAD
-                BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard());
+                BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard(), backend.optimalIoBytes() / backend.blockSize());
         // BlkOptions refused anything longer than ID_BYTES or not ASCII.
         this.serial = options.serial().getBytes(StandardCharsets.US_ASCII);
     }
@@ -81,11 +80,6 @@ public final class VirtioBlkDevice implements VirtioDevice {
     public void reset() {
         negotiated = 0;
         config.setWriteback(backend.hasVolatileCache());
-=======
-                BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard(), backend.optimalIoBytes() / backend.blockSize());
-        byte[] s = options.serial().getBytes(StandardCharsets.US_ASCII);
-        this.serial = s.length > VirtioBlk.ID_BYTES ? java.util.Arrays.copyOf(s, VirtioBlk.ID_BYTES) : s;
->>>>>>> main
     }
 
     public BlockBackend backend() {
