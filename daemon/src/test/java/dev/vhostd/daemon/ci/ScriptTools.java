@@ -353,21 +353,30 @@ public final class ScriptTools {
                         + " the packages list in scripts/install-test-deps.sh"));
                 continue;
             }
-            String pkg = owner(owners, type);
-            if (pkg == null) {
-                if (isJdkOrMaven(type)) {
-                    continue;
+            // Every program of that name on PATH: a hand-installed one first on PATH here (a pyenv shim,
+            // /usr/local/bin) does not hide the packaged one a fresh machine would run.
+            String pkg = null;
+            boolean provided = false;
+            for (String path : type.split(":")) {
+                String owner = owner(owners, path);
+                if (isJdkOrMaven(path) || owner != null && isProvided(owner, installed, brought)) {
+                    provided = true;
+                    break;
                 }
+                if (pkg == null) {
+                    pkg = owner;
+                }
+            }
+            if (provided) {
+                continue;
+            }
+            if (pkg == null) {
                 out.add(new Finding(u, null, u.tool() + " (called by " + u.script() + " line " + u.line() + ") is "
                         + type + ", which no Debian package installed: a fresh machine lacks it; install it from a"
                         + " package and add that to the packages list in scripts/install-test-deps.sh"));
                 continue;
             }
             Pkg p = installed.get(pkg);
-            boolean base = p != null && (p.essential() || "required".equals(p.priority()));
-            if (base || brought.contains(pkg) || isJdkOrMavenPackage(pkg)) {
-                continue;
-            }
             out.add(new Finding(u, pkg, u.tool() + " (called by " + u.script() + " line " + u.line()
                     + ") comes from the Debian package " + pkg + ", which scripts/install-test-deps.sh does not install"
                     + " and the base system lacks (priority " + (p == null ? "?" : p.priority()) + "): add " + pkg
@@ -376,6 +385,12 @@ public final class ScriptTools {
                     + u.tool() + " in a '" + OPTIONAL + "' line of " + u.script() + ")"));
         }
         return out;
+    }
+
+    private static boolean isProvided(String pkg, Map<String, Pkg> installed, Set<String> brought) {
+        Pkg p = installed.get(pkg);
+        boolean base = p != null && (p.essential() || "required".equals(p.priority()));
+        return base || brought.contains(pkg) || isJdkOrMavenPackage(pkg);
     }
 
     private static boolean isJdkOrMaven(String path) {
@@ -393,7 +408,7 @@ public final class ScriptTools {
      */
     private static Map<String, String> shellTypes(List<String> tools) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("bash", "-c", "for n; do t=$(type -t -- \"$n\") || t=;"
-                + " if [ \"$t\" = file ]; then t=$(command -v -- \"$n\"); fi; printf '%s\\t%s\\n' \"$n\" \"$t\"; done",
+                + " if [ \"$t\" = file ]; then t=$(type -a -P -- \"$n\" | paste -sd:); fi; printf '%s\\t%s\\n' \"$n\" \"$t\"; done",
                 "bash"));
         cmd.addAll(tools);
         Map<String, String> m = new HashMap<>();
