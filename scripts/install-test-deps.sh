@@ -25,6 +25,7 @@ packages=(
   xz-utils             # xz: prepare.sh unpacks .ko.xz kernel modules
   zstd                 # zstd: prepare.sh unpacks .ko.zst kernel modules
   shfmt                # the shell parser ScriptToolsTest reads these scripts with
+  socat                # the control API test speaks to the socket the way the README shows
   ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
   ceph-osd
   ceph-common          # the ceph and rbd command-line tools

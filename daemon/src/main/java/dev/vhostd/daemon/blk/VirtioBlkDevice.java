@@ -82,6 +82,11 @@ public final class VirtioBlkDevice implements VirtioDevice {
         config.setWriteback(backend.hasVolatileCache());
     }
 
+    /** Whether the guest sees a read-only disk (asked for, or the backend is read-only). */
+    public boolean readOnly() {
+        return readOnly;
+    }
+
     public BlockBackend backend() {
         return backend;
     }

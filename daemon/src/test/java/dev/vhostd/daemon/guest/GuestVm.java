@@ -125,6 +125,14 @@ public final class GuestVm {
      * (restart it to test reconnection, scrape its metrics). Close the handle to kill the guest.
      */
     public static RunningGuest start(Path socket, String script, Options options) {
+        return start(socket, script, options, List.of());
+    }
+
+    /**
+     * As {@link #start(Path, String, Options)}, with more run.sh arguments: {@code --extra-socket
+     * PATH} (another disk), {@code --root-ports N} (q35 with free root ports), {@code --qmp PATH}.
+     */
+    public static RunningGuest start(Path socket, String script, Options options, List<String> moreArgs) {
         Path img = prepare();
         Path run = RepoRoot.script("scripts/guest/run.sh");
         try {
@@ -147,6 +155,7 @@ public final class GuestVm {
             if (options.reconnect()) {
                 cmd.add("--reconnect");
             }
+            cmd.addAll(moreArgs);
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(runnerLog.toFile()).start();
             p.getOutputStream().close();

@@ -29,12 +29,23 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
-        return serve(Duration.ofSeconds(30), List.of(), socket, log, args);
+        return serve(Duration.ofSeconds(30), socket, log, args);
     }
 
     /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
     public static VhostdProcess serve(Duration limit, Path socket, Path log, String... args) throws IOException {
-        return serve(limit, List.of(), socket, log, args);
+        return serve(limit, socket, log, java.util.Map.of(), args);
+    }
+
+    /** Like {@link #serve(Path, Path, String...)} with extra environment variables (NOTIFY_SOCKET, ...). */
+    public static VhostdProcess serve(Path socket, Path log, java.util.Map<String, String> env, String... args)
+            throws IOException {
+        return serve(Duration.ofSeconds(30), socket, log, env, args);
+    }
+
+    private static VhostdProcess serve(Duration limit, Path socket, Path log, java.util.Map<String, String> env,
+            String... args) throws IOException {
+        return serve(limit, List.of(), socket, log, env, args);
     }
 
     /**
@@ -42,22 +53,43 @@ public final class VhostdProcess implements AutoCloseable {
      * --fsize=N} or {@code setpriv ...} that execs the JVM (so the pid is still vhostd's).
      */
     public static VhostdProcess serve(List<String> wrapper, Path socket, Path log, String... args) throws IOException {
-        return serve(Duration.ofSeconds(30), wrapper, socket, log, args);
+        return serve(Duration.ofSeconds(30), wrapper, socket, log, java.util.Map.of(), args);
     }
 
-    private static VhostdProcess serve(Duration limit, List<String> wrapper, Path socket, Path log, String... args)
-            throws IOException {
+    private static VhostdProcess serve(Duration limit, List<String> wrapper, Path socket, Path log,
+            java.util.Map<String, String> env, String... args) throws IOException {
+        List<String> all = new ArrayList<>(List.of("--socket", socket.toString()));
+        all.addAll(List.of(args));
+        return start(limit, wrapper, socket, log, env, all.toArray(String[]::new));
+    }
+
+    /**
+     * Starts {@code vhostd serve ARGS...} and waits until {@code readyFile} (a vhost-user or
+     * control socket it creates) exists and the daemon says it is serving.
+     */
+    public static VhostdProcess start(Path readyFile, Path log, String... args) throws IOException {
+        return start(Duration.ofSeconds(60), List.of(), readyFile, log, java.util.Map.of(), args);
+    }
+
+    private static VhostdProcess start(Duration limit, List<String> wrapper, Path readyFile, Path log,
+            java.util.Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(wrapper);
-        cmd.addAll(javaCommand());
+        cmd.addAll(command());
         cmd.add("serve");
-        cmd.add("--socket");
-        cmd.add(socket.toString());
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        VhostdProcess v = new VhostdProcess(p, log, socket);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        VhostdProcess v = new VhostdProcess(p, log, readyFile);
         v.awaitListening(limit);
         return v;
+    }
+
+    /** The java command line that runs vhostd's main class from the test class path. */
+    public static List<String> command() {
+        return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.vhostd.daemon.Main");
     }
 
     /** What a vhostd run that was expected to end by itself printed, and its exit status. */
@@ -71,7 +103,7 @@ public final class VhostdProcess implements AutoCloseable {
     /** Runs {@code WRAPPER... java ... vhostd ARGS...} to its end (at most 60 s), stdout and stderr together. */
     public static Outcome run(List<String> wrapper, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(wrapper);
-        cmd.addAll(javaCommand());
+        cmd.addAll(command());
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
@@ -80,11 +112,6 @@ public final class VhostdProcess implements AutoCloseable {
             throw new AssertionError("vhostd " + String.join(" ", args) + " did not end within 60 s");
         }
         return new Outcome(p.exitValue(), new String(out, java.nio.charset.StandardCharsets.UTF_8));
-    }
-
-    private static List<String> javaCommand() {
-        return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "dev.vhostd.daemon.Main");
     }
 
     /** Sends a signal by name ("HUP") with the shell's kill builtin. */
@@ -109,6 +136,15 @@ public final class VhostdProcess implements AutoCloseable {
             sleep(50);
         }
         return log().contains(text);
+    }
+
+    /** Waits for vhostd to exit by itself (after a signal sent with {@link #signal}); returns the exit status. */
+    public int awaitExit(Duration limit) throws InterruptedException {
+        if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("vhostd did not exit within " + limit + ":\n" + log());
+        }
+        return process.exitValue();
     }
 
     private void awaitListening(Duration limit) throws IOException {
@@ -143,15 +179,6 @@ public final class VhostdProcess implements AutoCloseable {
         if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
             throw new AssertionError("vhostd did not exit within " + limit + " of SIGTERM:\n" + log());
-        }
-        return process.exitValue();
-    }
-
-    /** Waits for vhostd to exit by itself (after a signal sent with {@link #signal}); returns the exit status. */
-    public int awaitExit(Duration limit) throws InterruptedException {
-        if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("vhostd did not exit within " + limit + ":\n" + log());
         }
         return process.exitValue();
     }

@@ -126,6 +126,21 @@ public final class VhostUserEngine implements BackendHandler {
         return broken;
     }
 
+    /** A ring as an operator sees it: its index, the size the front-end set and whether a poller serves it. */
+    public record QueueState(int index, int size, boolean running) {}
+
+    /**
+     * The rings' state, read from another thread (the control API): a best-effort snapshot, since
+     * the connection thread may be reconfiguring a ring at that moment.
+     */
+    public java.util.List<QueueState> queueStates() {
+        java.util.List<QueueState> out = new java.util.ArrayList<>(vrings.length);
+        for (Vring v : vrings) {
+            out.add(new QueueState(v.index, v.num, v.running()));
+        }
+        return out;
+    }
+
     public GuestMemory memory() {
         return memory.snapshot();
     }
@@ -608,7 +623,7 @@ public final class VhostUserEngine implements BackendHandler {
         }
         trackInflight(v, queue);
         QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
-        v.poller = pollers.forQueue(v.index);
+        v.poller = pollers.assign();
         v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
                 v.call == null ? -1 : v.call.fd(), this::ringBroken, stats.forQueue(v.index));
         try {
