@@ -54,7 +54,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
     private final long capacityBytes;
     private final int blockSize;
 
-    private VhostUserBlkFrontend(VhostUserFrontend connection, Options o) throws IOException {
+    private VhostUserBlkFrontend(VhostUserFrontend connection, Options o, boolean sealMemory) throws IOException {
         this.connection = connection;
         int n = o.queues();
         kickFds = new int[n];
@@ -64,7 +64,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
         queues = new DriverQueue[n];
         long ringBytes = 3L * 4096 * (1 + (16L * o.queueSize() + 4095) / 4096);
         long ramSize = (Math.addExact(Math.multiplyExact(ringBytes, n), o.bufferBytes()) + 4095) & -4096L;
-        GuestRam r = new GuestRam(ramSize);
+        GuestRam r = new GuestRam(ramSize, GuestRam.DEFAULT_GUEST_BASE, sealMemory);
         this.ram = r;
         try {
             long offered = connection.getFeatures();
@@ -146,9 +146,17 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
 
     /** Connects to {@code socket} and sets up the device; see {@link Options}. */
     public static VhostUserBlkFrontend open(Path socket, Options options) throws IOException {
+        return open(socket, options, true);
+    }
+
+    /**
+     * Like {@link #open(Path, Options)}; {@code sealMemory} false leaves guest RAM truncatable (like
+     * QEMU's memory-backend-file), for tests of a front-end that shrinks it.
+     */
+    public static VhostUserBlkFrontend open(Path socket, Options options, boolean sealMemory) throws IOException {
         VhostUserFrontend c = VhostUserFrontend.connect(socket);
         try {
-            return new VhostUserBlkFrontend(c, options);
+            return new VhostUserBlkFrontend(c, options, sealMemory);
         } catch (IOException | RuntimeException e) {
             c.close();
             throw e;
