@@ -20,7 +20,17 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
      * @param eventIdx    negotiate VIRTIO_RING_F_EVENT_IDX (fails if the back-end does not offer it)
      * @param bufferBytes guest RAM to reserve for request buffers beyond the rings
      */
-    public record Options(int queues, int queueSize, boolean eventIdx, long bufferBytes) {
+    public record Options(int queues, int queueSize, boolean eventIdx, long bufferBytes, long blkFeatures) {
+        /** The virtio-blk feature bits QEMU's vhost-user-blk-pci takes by default (without CONFIG_WCE). */
+        public static final long DEFAULT_BLK_FEATURES = FeatureBits.bit(VirtioBlkSpec.F_SIZE_MAX)
+                | FeatureBits.bit(VirtioBlkSpec.F_SEG_MAX) | FeatureBits.bit(VirtioBlkSpec.F_BLK_SIZE)
+                | FeatureBits.bit(VirtioBlkSpec.F_FLUSH) | FeatureBits.bit(VirtioBlkSpec.F_TOPOLOGY)
+                | FeatureBits.bit(VirtioBlkSpec.F_MQ) | FeatureBits.bit(VirtioBlkSpec.F_RO);
+
+        public Options(int queues, int queueSize, boolean eventIdx, long bufferBytes) {
+            this(queues, queueSize, eventIdx, bufferBytes, DEFAULT_BLK_FEATURES);
+        }
+
         public Options {
             if (queues < 1 || queues > 0xFF) {
                 throw new IllegalArgumentException("queues must be 1..255, got " + queues);
@@ -68,10 +78,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
             long wanted = FeatureBits.bit(FeatureBits.VERSION_1)
                     | FeatureBits.bit(FeatureBits.VHOST_USER_PROTOCOL_FEATURES)
                     | (o.eventIdx() ? FeatureBits.bit(FeatureBits.RING_EVENT_IDX) : 0)
-                    | FeatureBits.bit(VirtioBlkSpec.F_SIZE_MAX) | FeatureBits.bit(VirtioBlkSpec.F_SEG_MAX)
-                    | FeatureBits.bit(VirtioBlkSpec.F_BLK_SIZE) | FeatureBits.bit(VirtioBlkSpec.F_FLUSH)
-                    | FeatureBits.bit(VirtioBlkSpec.F_TOPOLOGY) | FeatureBits.bit(VirtioBlkSpec.F_MQ)
-                    | FeatureBits.bit(VirtioBlkSpec.F_RO);
+                    | o.blkFeatures();
             long negotiated = offered & wanted;
             long proto = 0;
             if (FeatureBits.has(negotiated, FeatureBits.VHOST_USER_PROTOCOL_FEATURES)) {
