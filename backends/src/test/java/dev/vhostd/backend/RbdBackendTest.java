@@ -261,6 +261,34 @@ class RbdBackendTest extends BlockBackendContract {
         assertTrue(seconds < 20, "took " + seconds + " s with connect_timeout=3");
     }
 
+    /** With io_timeout=0 a request waits while the OSD is down and succeeds once it is back. */
+    @Test
+    @Order(Integer.MAX_VALUE - 1)
+    void withoutAnIoTimeoutRequestsWaitForTheClusterToReturn() throws Exception {
+        String image = newImage(CAPACITY);
+        try (BlockBackend b = Backends.open(uri(image, "io_timeout=0"), BackendOptions.defaults());
+             BackendQueue q = b.openQueue()) {
+            assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 21))));
+            ceph.stopOsd();
+            MemorySegment buf = arena.allocate(4096, 4096);
+            IoOp read = data(IoOp.Type.READ, 0, buf);
+            assertFalse(q.submit(read));
+            Thread.sleep(5000);
+            assertEquals(0, q.reap(op -> { }), "a held request must not fail while the cluster is away");
+            assertEquals(1, q.inFlight());
+            ceph.startOsd();
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            List<IoOp> done = new ArrayList<>();
+            while (done.isEmpty() && System.nanoTime() < deadline) {
+                q.reap(done::add);
+                Thread.sleep(50);
+            }
+            assertEquals(1, done.size(), "the held read did not finish within 120 s of the OSD's restart");
+            assertEquals(0, read.result());
+            assertContent(buf, 0, off -> pattern(21, off));
+        }
+    }
+
     /** Last: it stops the cluster's OSD. */
     @Test
     @Order(Integer.MAX_VALUE)

@@ -48,6 +48,18 @@ public final class Main implements Runnable {
         throw e;
     }
 
+    /**
+     * A command line that cannot be parsed or converted (an unknown option, {@code --metrics
+     * 127.0.0.1:99999}) is an operator error like any other: one line naming the option and what is
+     * wrong, a pointer to --help, exit status 1. The full usage text would bury the line that matters.
+     */
+    private static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        String help = cmd.getCommandSpec().qualifiedName() + " --help";
+        cmd.getErr().println("vhostd: " + e.getMessage() + " (see '" + help + "')");
+        return 1;
+    }
+
     /** Sets up logging from the last --log-level/--log-format given at any command level, then runs. */
     private static int configureLoggingAndRun(CommandLine.ParseResult parsed) {
         LogLevel level = LogLevel.INFO;
@@ -63,7 +75,8 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionStrategy(Main::configureLoggingAndRun)
-                .setExecutionExceptionHandler(Main::operatorError).execute(args);
+                .setExecutionExceptionHandler(Main::operatorError).setParameterExceptionHandler(Main::usageError)
+                .execute(args);
         System.exit(code);
     }
 }
