@@ -16,7 +16,6 @@
 # Environment: JDK (default /usr/lib/jvm/temurin-25-jdk-amd64), MAVEN_VERSION (default 3.9.9),
 # TAG (default localhost/vhostd:dev), DOCKER (default /usr/bin/docker, Debian's CLI for its daemon).
 set -euo pipefail
-# optional-tools: buildah debootstrap (an operator's local image build; the script checks for both)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 context="${1:-$(cd "$here/../.." && pwd)}"

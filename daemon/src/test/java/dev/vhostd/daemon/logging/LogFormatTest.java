@@ -90,11 +90,12 @@ class LogFormatTest {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(err.toFile());
         pb.environment().remove("JOURNAL_STREAM");
         Process p = pb.start();
-        // SIGTERM only once vhostd says it serves (its signal handlers are installed by then); at warn
+        // SIGTERM only once vhostd says it serves its disks (signal handlers are installed by then); at warn
         // it says nothing, so the socket's existence is all there is, and an early SIGTERM may exit 143.
         boolean quiet = List.of(options).contains("warn");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!Files.exists(socket) || !(quiet || Files.readString(err).contains("serving "))) {
+        java.util.regex.Pattern ready = java.util.regex.Pattern.compile("serving \\d+ disk");
+        while (!Files.exists(socket) || !(quiet || ready.matcher(Files.readString(err)).find())) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
                 p.destroyForcibly();
                 throw new AssertionError("vhostd did not listen:\n" + Files.readString(err));
