@@ -25,6 +25,14 @@ public interface BlockBackend extends AutoCloseable {
     /** Whether data reaches stable storage only after flush (a volatile write cache). */
     boolean hasVolatileCache();
 
+    /**
+     * How many flushes to stable storage (fdatasync or its io_uring form) have completed: what
+     * FLUSH requests and write-through cost. 0 for backends without a volatile cache.
+     */
+    default long dataSyncs() {
+        return 0;
+    }
+
     /** A short description for logs and metrics, such as "file:/var/lib/disk.img (O_DIRECT)". */
     String describe();
 
@@ -40,6 +48,28 @@ public interface BlockBackend extends AutoCloseable {
     default long resize(long newSize) throws java.io.IOException {
         throw new UnsupportedOperationException(describe() + " cannot be resized");
     }
+
+    /**
+     * The request size the storage handles best (virtio-blk opt_io_size), such as an RBD image's
+     * object size; 0 when there is none to advertise.
+     */
+    default long optimalIoBytes() {
+        return 0;
+    }
+
+    /**
+     * Whether this backend measures a latency of its own below vhostd (an RBD cluster's round trip,
+     * from submission to librbd to completion) and reports it to {@link #latencyRecorder}.
+     */
+    default boolean recordsLatency() {
+        return false;
+    }
+
+    /**
+     * Where the backend's own latency goes (see {@link #recordsLatency}); set before queues are
+     * opened. The recorder is called on the queues' threads, one sample per request.
+     */
+    default void latencyRecorder(LatencyRecorder recorder) {}
 
     /** Opens a submission queue for one thread. */
     BackendQueue openQueue();

@@ -49,11 +49,39 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
     /** Fds received for the message being read; closed if it never reaches the decoder. */
     private final List<OwnedFd> pending = new ArrayList<>();
     private volatile boolean closing;
+    /** Parks a virtual thread until the socket is readable; null on a platform thread (blocking reads). */
+    private final Readiness.Waiter readable;
+    private final long peerPid;
+    /** System.nanoTime() when handling of the current message (or the disconnect) began; 0 while waiting. */
+    private volatile long busySince;
 
     public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler) {
+        this(socket, handler, null);
+    }
+
+    /**
+     * A connection whose reads first wait in {@code readiness}, so that {@link #run()} on a virtual
+     * thread holds no platform thread while the front-end is quiet.
+     */
+    public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler, Readiness readiness) {
+        this(socket, handler, readiness, null);
+    }
+
+    /**
+     * @param label who the session serves, such as "disk vm1-root", prefixed to every log line
+     *              (a daemon with many disks must say which one a front-end talks to); null for none
+     */
+    public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler, Readiness readiness, String label) {
         this.socket = socket;
         this.handler = handler;
-        this.peer = describePeer(socket);
+        this.peerPid = peerPid(socket);
+        this.peer = (label == null ? "" : label + ": ") + describePeer(socket);
+        this.readable = readiness == null ? null : readiness.waiter(fdOf(socket));
+    }
+
+    /** The front-end's process id from SO_PEERCRED, or -1 if unknown. */
+    public long peerPid() {
+        return peerPid;
     }
 
     /** Who is on the other end, for log lines: "front-end pid 123 uid 107". */
@@ -81,17 +109,35 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             LOG.log(Level.ERROR, peer + ": unexpected failure, closing the connection", e);
         } finally {
             closeQuietly();
+            busySince = busyStamp();
             try {
                 handler.disconnected();
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, peer + ": disconnect handling failed", e);
+            } finally {
+                busySince = 0;
             }
         }
     }
 
+    /**
+     * How long the message (or the disconnect) being handled has taken so far, 0 while waiting for
+     * the front-end: a health check's view of this session's thread (see
+     * {@link dev.vhostd.protocol.poll.Liveness}).
+     */
+    public long stalledNanos(long nowNanos) {
+        long since = busySince;
+        return since == 0 ? 0 : Math.max(0, nowNanos - since);
+    }
+
+    private static long busyStamp() {
+        long now = System.nanoTime();
+        return now == 0 ? 1 : now;
+    }
+
     /** Reads, handles and answers one message. False when the session is over. */
     private boolean serveOne(InputStream in, OutputStream out) throws IOException {
-        int got = readFully(in, header, WireFormat.HEADER_SIZE);
+        int got = readFully(in, header, WireFormat.HEADER_SIZE, readable);
         collectFds();
         if (got == 0) {
             LOG.log(Level.INFO, "{0} disconnected", peer);
@@ -114,7 +160,7 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             handler.refused(VhostUserException.fatal(name + " payload of " + Integer.toUnsignedString(size) + " bytes"));
             return false;
         }
-        got = readFully(in, payload, size);
+        got = readFully(in, payload, size, readable);
         collectFds();
         if (got < size) {
             LOG.log(Level.INFO, "{0} disconnected inside {1} ({2} of {3} payload bytes)", peer, name, got, size);
@@ -122,7 +168,12 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
         }
         List<OwnedFd> fds = List.copyOf(pending);
         pending.clear();
-        return dispatch(code, flags, ByteBuffer.wrap(payload, 0, size), fds, out);
+        busySince = busyStamp();
+        try {
+            return dispatch(code, flags, ByteBuffer.wrap(payload, 0, size), fds, out);
+        } finally {
+            busySince = 0;
+        }
     }
 
     private boolean dispatch(int code, int flags, ByteBuffer body, List<OwnedFd> fds, OutputStream out)
@@ -200,9 +251,12 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
     }
 
     /** Reads until {@code len} bytes or EOF; returns how many arrived. */
-    private static int readFully(InputStream in, byte[] buf, int len) throws IOException {
+    private static int readFully(InputStream in, byte[] buf, int len, Readiness.Waiter readable) throws IOException {
         int n = 0;
         while (n < len) {
+            if (readable != null) {
+                readable.await(); // then the read below returns at once
+            }
             int r = in.read(buf, n, len - n);
             if (r < 0) {
                 break;
@@ -236,10 +290,28 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
         }
     }
 
+    /**
+     * Orderly stop from another thread: the handler completes and publishes what is in flight
+     * ({@link BackendHandler#quiesce()}), then the connection closes. A front-end that rebuilds its
+     * position from the used index after the close so never runs a finished request twice.
+     */
+    public void drainAndClose() {
+        try {
+            handler.quiesce();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, peer + ": completing the requests in flight before closing failed", e);
+        } finally {
+            close();
+        }
+    }
+
     /** Stops the session from another thread: the blocked read fails and {@link #run()} winds down. */
     @Override
     public void close() {
         closing = true;
+        if (readable != null) {
+            readable.cancel();
+        }
         try {
             socket.close();
         } catch (IOException e) {
@@ -258,6 +330,22 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             socket.close();
         } catch (IOException e) {
             LOG.log(Level.WARNING, "{0}: closing the socket failed: {1}", peer, e.getMessage());
+        }
+    }
+
+    private static int fdOf(AFUNIXSocket socket) {
+        try {
+            return FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
+        } catch (IOException e) {
+            throw new IllegalStateException("accepted socket has no fd: " + e.getMessage(), e);
+        }
+    }
+
+    private static long peerPid(AFUNIXSocket socket) {
+        try {
+            return socket.getPeerCredentials().getPid();
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 

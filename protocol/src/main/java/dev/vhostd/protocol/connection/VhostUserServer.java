@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -21,6 +20,7 @@ import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
 
+import dev.vhostd.protocol.poll.Liveness;
 import dev.vhostd.sys.ErrnoException;
 import dev.vhostd.sys.Libc;
 
@@ -28,11 +28,13 @@ import dev.vhostd.sys.Libc;
  * The listening vhost-user socket. Serves one front-end at a time, as QEMU expects of a back-end:
  * a second front-end that connects meanwhile waits in the listen backlog until the first leaves.
  */
-public final class VhostUserServer implements AutoCloseable {
+public final class VhostUserServer implements AutoCloseable, Liveness {
     private static final Logger LOG = System.getLogger(VhostUserServer.class.getName());
     private static final int BACKLOG = 16;
     /** How often the accept loop of an adopted socket looks at {@link #closed} (see {@link #adopt}). */
     private static final int ACCEPT_POLL_MS = 200;
+    /** sun_path is 108 bytes (unix(7)) and holds the terminating NUL. */
+    public static final int MAX_SOCKET_PATH_BYTES = 107;
 
     private final AFUNIXServerSocket socket;
     /** The socket file, or null when it is unknown (an adopted unnamed socket). */
@@ -43,12 +45,40 @@ public final class VhostUserServer implements AutoCloseable {
     /** Held by the accept loop; close() of a shared socket waits for it before detaching the fd. */
     private final ReentrantLock acceptLoop = new ReentrantLock();
     private volatile boolean closed;
+    private volatile boolean started;
     private volatile VhostUserConnection current;
+    private Readiness readiness;
+    private Readiness.Waiter acceptable;
+    private volatile String label;
+    private final String name;
 
     private VhostUserServer(AFUNIXServerSocket socket, Path path, boolean shared) {
         this.socket = socket;
         this.path = path;
         this.shared = shared;
+        this.name = "accept loop on " + (path != null ? path : "an inherited socket");
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Stalled while the front-end session being served has spent that long handling one message
+     * (or its disconnect); idle while waiting for a front-end or its next message. A serve() that
+     * ended without close() counts as dead.
+     */
+    @Override
+    public long stalledNanos(long nowNanos) {
+        if (closed) {
+            return 0;
+        }
+        if (started && !serving.get()) {
+            return Long.MAX_VALUE;
+        }
+        VhostUserConnection c = current;
+        return c == null ? 0 : c.stalledNanos(nowNanos);
     }
 
     /**
@@ -57,6 +87,7 @@ public final class VhostUserServer implements AutoCloseable {
      */
     public static VhostUserServer bind(Path socketPath) throws IOException {
         Path p = socketPath.toAbsolutePath();
+        checkPathLength(p);
         Path dir = p.getParent();
         if (dir != null && !Files.isDirectory(dir)) {
             throw new IOException("cannot create socket " + p + ": directory " + dir + " does not exist");
@@ -73,6 +104,19 @@ public final class VhostUserServer implements AutoCloseable {
         s.setDeleteOnClose(true);
         LOG.log(Level.INFO, "listening for vhost-user front-ends on {0}", p);
         return new VhostUserServer(s, p, false);
+    }
+
+    /**
+     * Refuses a socket path the kernel cannot bind, naming it and the limit: junixsocket's own
+     * error ("sockname too long") names neither.
+     */
+    public static void checkPathLength(Path absolute) throws IOException {
+        int bytes = absolute.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > MAX_SOCKET_PATH_BYTES) {
+            throw new IOException("socket path " + absolute + " is " + bytes + " bytes long; a UNIX socket path can have"
+                    + " at most " + MAX_SOCKET_PATH_BYTES + " (sun_path holds 108 with the terminating NUL): choose a"
+                    + " shorter path");
+        }
     }
 
     /**
@@ -125,6 +169,25 @@ public final class VhostUserServer implements AutoCloseable {
         return new VhostUserServer(s, p, true);
     }
 
+    /**
+     * Makes {@link #serve} wait for front-ends and their messages in {@code r} rather than in blocking
+     * calls: for serving on a virtual thread. Call before {@code serve}.
+     */
+    public void waitWith(Readiness r) throws IOException {
+        this.readiness = r;
+        this.acceptable = r.waiter(FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class));
+    }
+
+    /** Prefixes the log lines of this socket's sessions, such as "disk vm1-root". */
+    public void label(String text) {
+        this.label = text;
+    }
+
+    /** The front-end connected now, or null. */
+    public VhostUserConnection current() {
+        return current;
+    }
+
     /** The socket file, or null for an adopted socket without a path. */
     public Path socketPath() {
         return path;
@@ -147,13 +210,19 @@ public final class VhostUserServer implements AutoCloseable {
             throw new IllegalStateException("serve() is already running on this server");
         }
         acceptLoop.lock();
+        started = true;
         try {
             while (!closed) {
                 AFUNIXSocket client;
                 try {
+                    if (acceptable != null) {
+                        acceptable.await();
+                    }
                     client = socket.accept();
-                } catch (SocketTimeoutException e) {
-                    continue; // adopted socket: look at closed again
+                } catch (java.io.InterruptedIOException e) {
+                    // SocketTimeoutException (an adopted socket's accept timeout) or a wait that
+                    // close() cancelled: look at closed again.
+                    continue;
                 } catch (IOException e) {
                     if (closed) {
                         break;
@@ -180,26 +249,34 @@ public final class VhostUserServer implements AutoCloseable {
             closeQuietly(client);
             return;
         }
-        VhostUserConnection connection = new VhostUserConnection(client, handler);
+        VhostUserConnection connection = new VhostUserConnection(client, handler, readiness, label);
         handler.attached(connection::close);
         current = connection;
         if (closed) {
             connection.close(); // close() ran between accept and here; run() still reports the disconnect
         }
+        WaitingFrontends watcher = WaitingFrontends.watch(socket, path, connection.peer());
         try {
             connection.run();
         } finally {
             current = null;
+            watcher.close();
         }
     }
 
-    /** Stops accepting, ends the current session and removes the socket file if we created it. */
+    /**
+     * Stops accepting, completes and publishes the current session's in-flight requests, ends the
+     * session and removes the socket file if we created it.
+     */
     @Override
     public void close() {
         closed = true;
+        if (acceptable != null) {
+            acceptable.cancel();
+        }
         VhostUserConnection c = current;
         if (c != null) {
-            c.close();
+            c.drainAndClose();
         }
         if (shared && !detachSharedSocket()) {
             return;

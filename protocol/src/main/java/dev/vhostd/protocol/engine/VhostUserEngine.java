@@ -16,15 +16,20 @@ import dev.vhostd.protocol.device.VirtioDevice;
 import dev.vhostd.protocol.device.VirtioFeatures;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
+import dev.vhostd.protocol.memory.MemoryFaults;
 import dev.vhostd.protocol.memory.MemoryTable;
 import dev.vhostd.protocol.poll.PollerGroup;
 import dev.vhostd.protocol.poll.PollerStats;
 import dev.vhostd.protocol.poll.QueueBinding;
+import dev.vhostd.protocol.virtq.QueueBrokenException;
 import dev.vhostd.protocol.virtq.SplitQueue;
 import dev.vhostd.protocol.wire.Message;
 import dev.vhostd.protocol.wire.Reply;
 import dev.vhostd.protocol.wire.Request;
 import dev.vhostd.protocol.wire.VhostUserException;
+import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.EventFd;
+import dev.vhostd.sys.Libc;
 import dev.vhostd.sys.OwnedFd;
 
 /**
@@ -39,6 +44,13 @@ public final class VhostUserEngine implements BackendHandler {
     public static final int MAX_MEM_SLOTS = 32;
     /** Config space as vhost-user carries it: VHOST_USER_MAX_CONFIG_SIZE. */
     public static final int MAX_CONFIG_SIZE = 256;
+    /**
+     * The usual reason rings arrive before any memory table, or a region fd cannot be mapped
+     * MAP_SHARED: QEMU's guest RAM is private, and QEMU then has no fd to hand over.
+     */
+    static final String SHARE_HINT = "the likely cause is guest memory that is not shared: start QEMU with"
+            + " -object memory-backend-memfd,id=mem,size=SIZE,share=on -numa node,memdev=mem (libvirt:"
+            + " <memoryBacking><access mode='shared'/></memoryBacking>)";
 
     private final VirtioDevice device;
     private final PollerGroup pollers;
@@ -52,6 +64,10 @@ public final class VhostUserEngine implements BackendHandler {
     private boolean featuresSet;
     private volatile Runnable closeConnection = () -> {};
     private volatile boolean broken;
+    /** vhostd is stopping: the rings were drained by {@link #quiesce()}; no message is handled any more. */
+    private boolean stopping;
+    /** The missing-memory-table hint was logged for this session. */
+    private boolean shareHintLogged;
     private final SessionListener listener;
     /** The front-end's channel for our requests (SET_BACKEND_REQ_FD); used from other threads. */
     private volatile BackendChannel backendChannel;
@@ -62,6 +78,8 @@ public final class VhostUserEngine implements BackendHandler {
     private final ConfigNotifier configNotifier = this::configChanged;
     /** INFLIGHT_SHMFD area, once GET_INFLIGHT_FD or SET_INFLIGHT_FD provided one. */
     private InflightArea inflight;
+    /** Whether this session already said that its memory can shrink (once per session). */
+    private boolean shrinkNoted;
 
     /** Creates per-queue poller stats (metrics); may return {@link PollerStats#NONE}. */
     @FunctionalInterface
@@ -145,6 +163,21 @@ public final class VhostUserEngine implements BackendHandler {
         return broken;
     }
 
+    /** A ring as an operator sees it: its index, the size the front-end set and whether a poller serves it. */
+    public record QueueState(int index, int size, boolean running) {}
+
+    /**
+     * The rings' state, read from another thread (the control API): a best-effort snapshot, since
+     * the connection thread may be reconfiguring a ring at that moment.
+     */
+    public java.util.List<QueueState> queueStates() {
+        java.util.List<QueueState> out = new java.util.ArrayList<>(vrings.length);
+        for (Vring v : vrings) {
+            out.add(new QueueState(v.index, v.num, v.running()));
+        }
+        return out;
+    }
+
     public GuestMemory memory() {
         return memory.snapshot();
     }
@@ -163,12 +196,35 @@ public final class VhostUserEngine implements BackendHandler {
         return VirtioFeatures.has(ackedFeatures, VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES);
     }
 
+    /**
+     * Messages, {@link #quiesce()} and {@link #disconnected()} are serialized: quiesce runs on the
+     * thread that handles SIGTERM while the connection thread may be in the middle of a message.
+     */
     @Override
-    public Reply handle(Message message) {
+    public synchronized Reply handle(Message message) {
+        if (stopping) {
+            closeFds(message);
+            throw VhostUserException.fatal("vhostd is shutting down; the front-end may reconnect to a new vhostd");
+        }
         if (broken) {
             closeFds(message);
             throw VhostUserException.fatal("device " + name + " is broken after an invalid ring; reconnect to reset it");
         }
+        try {
+            return dispatch(message);
+        } catch (InternalError e) {
+            if (!MemoryFaults.isFault(e)) {
+                throw e;
+            }
+            // Starting a ring reads its used idx and the inflight area: front-end memory, which the
+            // front-end may have truncated under our mapping.
+            broken = true;
+            throw VhostUserException.fatal("device " + name + ": an access to front-end shared memory faulted while"
+                    + " handling " + message.request() + " (" + faultedRegions() + ")");
+        }
+    }
+
+    private Reply dispatch(Message message) {
         return switch (message) {
             case Message.GetFeatures m -> new Reply.U64(offeredFeatures);
             case Message.SetFeatures m -> setFeatures(m.features());
@@ -183,10 +239,12 @@ public final class VhostUserEngine implements BackendHandler {
             case Message.GetMaxMemSlots m -> new Reply.U64(MAX_MEM_SLOTS);
             case Message.SetMemTable m -> {
                 changeMemory(() -> memory.replace(m.regions(), m.fds()));
+                noteShrinkableRegions();
                 yield Reply.NONE;
             }
             case Message.AddMemReg m -> {
                 changeMemory(() -> memory.add(m.region(), m.fd()));
+                noteShrinkableRegions();
                 yield Reply.NONE;
             }
             case Message.RemMemReg m -> {
@@ -323,6 +381,11 @@ public final class VhostUserEngine implements BackendHandler {
         }
         requireStopped(v, "SET_VRING_ADDR");
         GuestMemory mem = memory.snapshot();
+        if (mem.regions().isEmpty() && !shareHintLogged) {
+            shareHintLogged = true;
+            LOG.log(Level.WARNING, name + ": queue " + m.index() + ": SET_VRING_ADDR before any SET_MEM_TABLE; "
+                    + SHARE_HINT);
+        }
         if (v.num > 0 && !mem.regions().isEmpty()) {
             // Validate now, so a bad address is refused on the message that carried it.
             try {
@@ -366,7 +429,10 @@ public final class VhostUserEngine implements BackendHandler {
         Vring v;
         try {
             v = vring(m.index());
-        } catch (VhostUserException e) {
+            if (m.fd() != null) {
+                checkEventFd(m);
+            }
+        } catch (VhostUserException | ErrnoException e) {
             closeFds(m);
             throw e;
         }
@@ -406,6 +472,50 @@ public final class VhostUserEngine implements BackendHandler {
             default -> throw new IllegalArgumentException(m.request().toString());
         }
         return Reply.NONE;
+    }
+
+    /**
+     * Kick, call and err fds must be eventfds: a pipe nobody reads would block our writes, a closed
+     * pipe or socket as kick fd would wake the poller forever, a regular file is not pollable. Ours
+     * is a duplicate sharing the front-end's open file, which we make non-blocking (QEMU's are
+     * already): a write to a call fd whose counter is full then fails with EAGAIN, meaning a
+     * notification is pending anyway, instead of blocking the poller.
+     */
+    private void checkEventFd(Message.SetVringFd m) {
+        int fd = m.fd().fd();
+        if (!EventFd.isEventFd(fd)) {
+            String what = m.request() + " for queue " + m.index() + " carries " + EventFd.describe(fd)
+                    + ", not an eventfd; vhost-user kick, call and err fds must be eventfds";
+            // Without REPLY_ACK the front-end cannot learn of the refusal: the ring would silently
+            // never run, so end the session instead.
+            throw replyAckNegotiated() ? VhostUserException.rejected(what) : VhostUserException.fatal(what);
+        }
+        Libc.setNonBlocking(fd);
+    }
+
+    private void noteShrinkableRegions() {
+        if (shrinkNoted) {
+            return;
+        }
+        List<String> open = memory.regionsThatCanShrink();
+        if (!open.isEmpty()) {
+            shrinkNoted = true;
+            LOG.log(Level.INFO, name + ": guest memory " + String.join(", ", open) + " is not sealed against"
+                    + " shrinking: if the front-end truncates it, the session fails (it cannot crash vhostd), and"
+                    + " zero-filling uses a slower fault-safe path. QEMU's memory-backend-memfd seals by default"
+                    + " (seal=on); memory-backend-file and hugetlb memory cannot be sealed.");
+        }
+    }
+
+    /** After a fault: which front-end memory shrank, for the log. */
+    private String faultedRegions() {
+        List<String> shrunk = new ArrayList<>(memory.shrunkRegions());
+        InflightArea area = inflight;
+        if (area != null && area.shrunk() != null) {
+            shrunk.add(area.shrunk());
+        }
+        return shrunk.isEmpty() ? "no region's file is smaller than its mapping now; the front-end may have"
+                + " shrunk and regrown it" : String.join("; ", shrunk);
     }
 
     private Reply setVringEnable(int index, boolean enable) {
@@ -548,7 +658,9 @@ public final class VhostUserEngine implements BackendHandler {
         try {
             change.run();
         } catch (GuestMemoryException e) {
-            throw VhostUserException.rejected("memory table refused: " + e.getMessage());
+            String msg = String.valueOf(e.getMessage());
+            throw VhostUserException.rejected("memory table refused: " + msg
+                    + (msg.contains("mmap") || msg.contains("with 0 regions") ? "; " + SHARE_HINT : ""));
         } finally {
             for (Vring v : wasRunning) {
                 try {
@@ -571,7 +683,7 @@ public final class VhostUserEngine implements BackendHandler {
         }
         GuestMemory mem = memory.snapshot();
         if (mem.regions().isEmpty()) {
-            throw VhostUserException.rejected("queue " + v.index + " cannot start before SET_MEM_TABLE");
+            throw VhostUserException.rejected("queue " + v.index + " cannot start before SET_MEM_TABLE; " + SHARE_HINT);
         }
         boolean eventIdx = VirtioFeatures.has(ackedFeatures, VirtioFeatures.RING_EVENT_IDX);
         SplitQueue queue;
@@ -583,7 +695,7 @@ public final class VhostUserEngine implements BackendHandler {
         }
         trackInflight(v, queue);
         QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
-        v.poller = pollers.forQueue(v.index);
+        v.poller = pollers.assign();
         v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
                 v.call == null ? -1 : v.call.fd(), this::ringBroken, stats.forQueue(v.index));
         try {
@@ -613,10 +725,18 @@ public final class VhostUserEngine implements BackendHandler {
     }
 
     /** Called on a poller thread: the queue was already detached there. */
-    private void ringBroken(int queueIndex, RuntimeException cause) {
+    private void ringBroken(int queueIndex, Throwable cause) {
         broken = true;
-        listener.invalidRing(queueIndex, cause);
-        LOG.log(Level.ERROR, name + ": device marked broken (queue " + queueIndex + ": " + cause.getMessage()
+        String why;
+        if (cause instanceof QueueBrokenException q) {
+            listener.invalidRing(queueIndex, q);
+            why = cause.getMessage();
+        } else if (MemoryFaults.isFault(cause)) {
+            why = "front-end shared memory faulted: " + faultedRegions();
+        } else {
+            why = String.valueOf(cause.getMessage());
+        }
+        LOG.log(Level.ERROR, name + ": device marked broken (queue " + queueIndex + ": " + why
                 + "); closing the front-end connection. The front-end may reconnect to reset the device.");
         closeConnection.run();
     }
@@ -632,8 +752,25 @@ public final class VhostUserEngine implements BackendHandler {
         device.reset();
     }
 
+    /**
+     * Stops every running ring: each poller completes the ring's in-flight requests and publishes
+     * them (and notifies) before it lets go. New requests stay in the avail ring for the next vhostd.
+     */
     @Override
-    public void disconnected() {
+    public synchronized void quiesce() {
+        stopping = true;
+        for (Vring v : vrings) {
+            try {
+                stop(v);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, name + ": queue " + v.index + " did not stop cleanly", e);
+            }
+        }
+        LOG.log(Level.INFO, () -> name + ": stopping: every ring stopped, the requests in flight completed and published");
+    }
+
+    @Override
+    public synchronized void disconnected() {
         for (Vring v : vrings) {
             try {
                 // A ring whose poller already detached it (broken) has its binding cleared by stop's

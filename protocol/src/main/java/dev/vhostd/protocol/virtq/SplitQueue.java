@@ -69,6 +69,13 @@ public final class SplitQueue {
     private int shadowUsed;
     /** Used idx as last published to the driver (u16). */
     private int publishedUsed;
+    /**
+     * Heads popped and not yet returned through a published used idx. A driver can have at most
+     * Queue Size buffers outstanding (each holds a descriptor), so a pop beyond that means it re-posted
+     * heads the device still holds; without this limit such a guest would make the device add more
+     * than Queue Size used elements before a publish.
+     */
+    private int outstanding;
     private String broken;
     /** Inflight tracking for crash recovery (INFLIGHT_SHMFD), or null. */
     private InflightLog inflight;
@@ -254,6 +261,7 @@ public final class SplitQueue {
         }
         lastPopped = -1;
         if (inflight != null && inflight.resubmitPending() > 0) {
+            checkOutstanding();
             int head = inflight.nextResubmit();
             inflight.popped(head);
             lastPopped = head;
@@ -279,6 +287,7 @@ public final class SplitQueue {
         if (pending == 0) {
             return false;
         }
+        checkOutstanding();
         int head = Short.toUnsignedInt(avail.get(LE16, RING_ENTRIES + 2L * (nextAvail & mask)));
         // Limit: a head is a descriptor table index, below Queue Size (section 2.7.5). With a head out of
         // range there is no id we could complete in the used ring, so the queue cannot go on.
@@ -316,7 +325,19 @@ public final class SplitQueue {
                 inflight.unpopped(lastPopped);
             }
         }
+        outstanding--;
         lastPopped = -1;
+    }
+
+    /** Counts the head about to be popped; refuses one beyond the Queue Size a driver can have outstanding. */
+    private void checkOutstanding() {
+        // Limit: at most Queue Size buffers in use by the device at once (section 2.7.6: the driver
+        // reuses a head only after the device returned it in the used ring).
+        if (outstanding >= size) {
+            throw breakQueue("the driver made a buffer available while all " + size + " of the queue's buffers"
+                    + " were still with the device (it re-posted heads before they were returned as used)");
+        }
+        outstanding++;
     }
 
     private QueueBrokenException breakQueue(String reason) {
@@ -449,6 +470,7 @@ public final class SplitQueue {
         // (section 2.7.8.2: the device MUST set len prior to updating the used idx).
         IDX.setRelease(used, RING_IDX, (short) now);
         publishedUsed = now;
+        outstanding = Math.max(0, outstanding - ((now - old) & 0xFFFF));
         if (inflight != null) {
             inflight.published(now);
         }
