@@ -28,6 +28,7 @@ class VhostdMetricsTest {
             "vhostd_negotiated_features_info",
             "vhostd_poll_iterations_total",
             "vhostd_poller_blocked_seconds_total",
+            "vhostd_queue_held_back_seconds_total",
             "vhostd_poller_busy_seconds_total",
             "vhostd_read_bytes_total",
             "vhostd_request_duration_seconds_bucket",
