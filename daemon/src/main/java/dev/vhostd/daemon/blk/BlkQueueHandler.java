@@ -12,6 +12,7 @@ import dev.vhostd.daemon.metrics.QueueMetrics;
 import dev.vhostd.daemon.metrics.RequestStatus;
 import dev.vhostd.daemon.metrics.RequestType;
 import dev.vhostd.protocol.device.QueueHandler;
+import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 import dev.vhostd.protocol.virtq.DescriptorChain;
@@ -255,6 +256,10 @@ final class BlkQueueHandler implements QueueHandler {
                 long k = written + j;
                 dst.set(ValueLayout.JAVA_BYTE, j, k < serial.length ? serial[(int) k] : 0);
             }
+            DirtyLog log = queue.dirtyLog();
+            if (log != null) {
+                log.mark(chain.address(i), len);
+            }
             written += len;
         }
         finish(slot, RequestType.GET_ID, VirtioBlk.S_OK, written);
@@ -340,6 +345,16 @@ final class BlkQueueHandler implements QueueHandler {
     private void backendCompleted(IoOp op) {
         Slot slot = (Slot) op.attachment();
         int result = op.result();
+        if (slot.kind == RequestType.READ) {
+            // The backend (or the kernel, for io_uring and preadv) wrote into guest memory, whatever
+            // the result: log those pages before the used idx can tell the guest.
+            DirtyLog log = queue.dirtyLog();
+            if (log != null) {
+                for (int i = 0, n = op.segmentCount(); i < n; i++) {
+                    log.mark(memory, op.segment(i));
+                }
+            }
+        }
         if (result == 0 && slot.flushAfter) {
             // Write-through (the driver cleared writeback): acknowledge only once flushed.
             slot.flushAfter = false;
@@ -361,6 +376,10 @@ final class BlkQueueHandler implements QueueHandler {
     /** Writes the status byte and adds the used entry: used length = data written + status byte. */
     private void finish(Slot slot, RequestType kind, byte status, long dataWritten) {
         slot.status.set(ValueLayout.JAVA_BYTE, 0, status);
+        DirtyLog log = queue.dirtyLog();
+        if (log != null) {
+            log.mark(memory, slot.status);
+        }
         long bytes = kind == RequestType.READ || kind == RequestType.WRITE ? slot.dataBytes : 0;
         metrics.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
                 now - slot.startNanos);
