@@ -18,17 +18,22 @@
 #   --image DIR          image from prepare.sh (default: run prepare.sh, cached)
 #   --append ARGS        extra kernel command line arguments
 #   --quiet              do not copy the console to stdout while the guest runs
+#   --qemu BIN           the QEMU system emulator to run (default qemu-system-x86_64 on PATH)
+#   --firmware DIR       QEMU's firmware directory (-L), for a QEMU installed outside /usr
+#   --qmp PATH           also serve QMP on this UNIX socket (for live migration and other control)
+#   --incoming URI       start as a live-migration destination (-incoming URI): the guest arrives
+#                        from a source QEMU started with the same options and does not boot itself
 # Exit status: the guest script's exit code (from its VHOSTD-GUEST-EXIT=<code> console line);
 #   124 when the timeout expired; 125 when the guest ended without reporting (QEMU failed to
 #   start, the kernel panicked, the back end refused the device...); 2 for bad arguments.
 # Always TCG: nested KVM on the CI machines hangs at boot.
 set -euo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
 socket= script= queues=1 queue_size= device_opts= reconnect=0 mem=512M smp=2 timeout_s=120
-serial_log= image= append_extra= quiet=0
+serial_log= image= append_extra= quiet=0 qemu=qemu-system-x86_64 firmware= qmp= incoming=
 while [ $# -gt 0 ]; do
   case "$1" in
     --socket) socket=${2:?--socket needs a path}; shift 2 ;;
@@ -44,6 +49,10 @@ while [ $# -gt 0 ]; do
     --image) image=${2:?--image needs a directory}; shift 2 ;;
     --append) append_extra=${2?--append needs arguments}; shift 2 ;;
     --quiet) quiet=1; shift ;;
+    --qemu) qemu=${2:?--qemu needs a binary}; shift 2 ;;
+    --firmware) firmware=${2:?--firmware needs a directory}; shift 2 ;;
+    --qmp) qmp=${2:?--qmp needs a socket path}; shift 2 ;;
+    --incoming) incoming=${2:?--incoming needs a URI}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
@@ -61,11 +70,13 @@ done
 # QEMU parses commas in -chardev/-object values as option separators.
 [[ "$socket" != *,* ]] || die "socket path must not contain a comma: $socket"
 [[ "$serial_log" != *,* ]] || die "serial log path must not contain a comma: $serial_log"
+[[ "$qmp" != *,* ]] || die "QMP socket path must not contain a comma: $qmp"
+[ -z "$firmware" ] || [ -d "$firmware" ] || die "firmware directory '$firmware' does not exist"
 if [ "$reconnect" -eq 0 ] && [ ! -S "$socket" ]; then
   echo "run.sh: error: no UNIX socket at $socket; start the back end first (or pass --reconnect to wait for it)" >&2
   exit 2
 fi
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found; run scripts/install-test-deps.sh"
+command -v "$qemu" >/dev/null || die "$qemu not found; run scripts/install-test-deps.sh"
 
 if [ -z "$image" ]; then
   # Its own exit code would be mistaken for the guest script's: report failure as a usage error.
@@ -87,6 +98,9 @@ trap 'echo "run.sh: interrupted, stopping QEMU" >&2; exit 130' INT TERM HUP
 mkdir "$tmp/overlay"
 cp "$script" "$tmp/overlay/test.sh"
 chmod 0755 "$tmp/overlay/test.sh"
+# A fixed mtime makes the archive depend on the script alone: a migration destination started
+# with the same script then has the very same initrd as its source.
+touch -d @0 "$tmp/overlay/test.sh"
 (cd "$tmp/overlay" && echo test.sh | cpio -o -H newc --quiet -R 0:0) >"$tmp/test.cpio"
 cat "$image/base.cpio" "$tmp/test.cpio" >"$tmp/initrd"
 
@@ -100,7 +114,7 @@ device="vhost-user-blk-pci,chardev=c0,num-queues=$queues"
 console=${serial_log:-$tmp/console.log}
 : >"$console" || die "cannot write the console log $console"
 qemu_cmd=(
-  qemu-system-x86_64
+  "$qemu"
   -accel tcg -smp "$smp" -m "$mem"
   -nodefaults -no-user-config -display none -vga none -monitor none -no-reboot
   -serial "file:$console"
@@ -110,6 +124,9 @@ qemu_cmd=(
   -kernel "$image/vmlinuz" -initrd "$tmp/initrd"
   -append "console=ttyS0 quiet panic=-1 rdinit=/init $append_extra"
 )
+[ -z "$firmware" ] || qemu_cmd+=(-L "$firmware")
+[ -z "$qmp" ] || qemu_cmd+=(-qmp "unix:$qmp,server=on,wait=off")
+[ -z "$incoming" ] || qemu_cmd+=(-incoming "$incoming")
 
 start=$(date +%s%N)
 timeout --kill-after=5 "$timeout_s" "${qemu_cmd[@]}" </dev/null >"$tmp/qemu.out" 2>&1 &

@@ -125,6 +125,14 @@ public final class GuestVm {
      * (restart it to test reconnection, scrape its metrics). Close the handle to kill the guest.
      */
     public static RunningGuest start(Path socket, String script, Options options) {
+        return start(socket, script, options, List.of());
+    }
+
+    /**
+     * As {@link #start(Path, String, Options)}, with more run.sh options: {@code --qemu}, {@code
+     * --firmware}, {@code --qmp}, {@code --incoming} (see scripts/guest/run.sh).
+     */
+    public static RunningGuest start(Path socket, String script, Options options, List<String> runArgs) {
         Path img = prepare();
         Path run = RepoRoot.script("scripts/guest/run.sh");
         try {
@@ -147,6 +155,7 @@ public final class GuestVm {
             if (options.reconnect()) {
                 cmd.add("--reconnect");
             }
+            cmd.addAll(runArgs);
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(runnerLog.toFile()).start();
             p.getOutputStream().close();
