@@ -7,7 +7,14 @@
 #   --seconds S       measured seconds per run (default 3)
 #   --ramp S          unmeasured warm-up per run (default 2)
 #   --runs N          runs per back-end and case (default 2)
-#   --storage LIST    comma list of null,tmpfs,localfs (default: all three)
+#   --storage LIST    comma list of null,tmpfs,localfs,rbd (default: null,tmpfs,localfs). rbd: an RBD
+#                     image on a Ceph cluster, vhostd's rbd: backend against qsd's driver=rbd (both
+#                     without librbd's cache), the image filled first; only one back-end at a time has
+#                     the image open (exclusive lock), so each run starts and stops its back-end, and
+#                     the cases default to the one-queue ones
+#   --ceph-conf PATH  the cluster for rbd (default: start a single-node one with scripts/ceph/ in a
+#                     private directory, stopped at exit)
+#   --rbd-pool POOL   pool for the rbd image (default rbd)
 #   --cases LIST      comma list of case names (default: all; see CASES below)
 #   --size SIZE       disk size (default 1G)
 #   --localfs-dir D   directory on a local file system for the localfs images (default /var/tmp)
@@ -24,6 +31,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 notify=on out=""
+ceph_conf="" rbd_pool=rbd rbd_image="" ceph_dir=""
 
 # name rw bs depth queues
 CASES=(
@@ -52,6 +60,8 @@ while [ $# -gt 0 ]; do
     --pin) pin=1; shift ;;
     --notify) notify=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --ceph-conf) ceph_conf=$2; shift 2 ;;
+    --rbd-pool) rbd_pool=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
@@ -76,6 +86,8 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -f "${images[@]}"
+  if [ -n "$rbd_image" ]; then CEPH_CONF=$ceph_conf rbd rm --no-progress "$rbd_pool/$rbd_image" >/dev/null 2>&1 || true; fi
+  if [ -n "$ceph_dir" ]; then "$root/scripts/ceph/stop-cluster.sh" "$ceph_dir" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,11 +102,25 @@ make_image() {
   images+=("$1")
 }
 
+# setup_rbd: a cluster (given or started here) and a filled image of --size for the rbd storage.
+setup_rbd() {
+  if [ -z "$ceph_conf" ]; then
+    ceph_dir=$work/ceph
+    echo "== starting a single-node Ceph cluster in $ceph_dir" >&2
+    ceph_conf=$("$root/scripts/ceph/start-cluster.sh" "$ceph_dir" "$rbd_pool") || die "could not start a Ceph cluster"
+  fi
+  rbd_image=vhostd-compare-$$
+  CEPH_CONF=$ceph_conf rbd create --size "$((size_bytes >> 20))M" "$rbd_pool/$rbd_image" || die "rbd create failed"
+  echo "== filling $rbd_pool/$rbd_image ($size)" >&2
+  CEPH_CONF=$ceph_conf rbd bench --io-type write --io-pattern seq --io-size 4M --io-threads 4 \
+    --io-total "$size_bytes" "$rbd_pool/$rbd_image" >"$out/rbd-fill.log" 2>&1 || die "filling the image failed; see $out/rbd-fill.log"
+}
+
 # start_backend KIND STORAGE SOCKET LOG -> sets $started_pid
 start_backend() {
   local kind=$1 storage=$2 sock=$3 log=$4 img="" blockdev backend
   case "$storage" in
-    null|null50us) ;;
+    null|null50us|rbd) ;;
     tmpfs) img=/dev/shm/vhostd-compare-$kind-$$-$RANDOM.img ;;
     localfs) img=$localfs_dir/vhostd-compare-$kind-$$-$RANDOM.img ;;
     *) die "unknown storage $storage" ;;
@@ -104,6 +130,8 @@ start_backend() {
   if [ "$kind" = qsd ]; then
     if [ "$storage" = null ]; then
       blockdev="driver=null-co,node-name=d0,size=$size_bytes,read-zeroes=on"
+    elif [ "$storage" = rbd ]; then
+      blockdev="driver=rbd,node-name=d0,pool=$rbd_pool,image=$rbd_image,conf=$ceph_conf,cache.direct=on"
     elif [ "$storage" = null50us ]; then
       blockdev="driver=null-co,node-name=d0,size=$size_bytes,read-zeroes=on,latency-ns=50000"
     else
@@ -111,14 +139,15 @@ start_backend() {
     fi
     "${pin_backend[@]}" qemu-storage-daemon --blockdev "$blockdev" \
       --export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$sock,writable=on,num-queues=2" \
-      >"$log" 2>&1 &
+      >>"$log" 2>&1 &
   else
     case "$storage" in
       null) backend=(--backend "null:$size") ;;
       null50us) backend=(--backend "null:$size,latency=50us") ;;
+      rbd) backend=(--backend "rbd:$rbd_pool/$rbd_image,conf=$ceph_conf") ;;
       *) backend=(--backend "file:$img") ;;
     esac
-    "${pin_backend[@]}" "${vhostd_cmd[@]}" serve --socket "$sock" "${backend[@]}" --queues 2 >"$log" 2>&1 &
+    "${pin_backend[@]}" "${vhostd_cmd[@]}" serve --socket "$sock" "${backend[@]}" --queues 2 >>"$log" 2>&1 &
   fi
   started_pid=$!
   pids+=("$started_pid")
@@ -134,6 +163,10 @@ start_backend() {
 stop_backend() {
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
+  # Forget it, so cleanup never signals a pid that may since belong to someone else.
+  local keep=() p
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
 }
 
 # field NAME < RESULT line
@@ -148,8 +181,36 @@ results=$out/results.txt
 : > "$results"
 echo "raw results and logs: $out" >&2
 
+# bench_one STORAGE NAME RW BS DEPTH QUEUES RUN SIDE SOCK KIND: one measured run, appended to results.
+bench_one() {
+  local storage=$1 name=$2 rw=$3 bs=$4 depth=$5 queues=$6 run=$7 side=$8 sock=$9 kind=${10} line
+  echo "== $storage $name run $run: $kind" >&2
+  line=$("${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw "$rw" --bs "$bs" --depth "$depth" \
+         --queues "$queues" --seconds "$seconds" --ramp "$ramp" "${bench_extra[@]}" 2>>"$out/bench.log" \
+         | grep '^RESULT ') \
+    || { echo "bench failed for $kind $storage $name; see $out/bench.log" >&2; return 0; }
+  echo "$storage $name $side $line" >> "$results"
+}
+
 for storage in ${storages//,/ }; do
   sock_a=$work/a.sock sock_b=$work/b.sock
+  if [ "$storage" = rbd ]; then
+    # One back-end at a time holds the image (exclusive lock): start and stop around each run.
+    setup_rbd
+    for c in "${CASES[@]}"; do
+      read -r name rw bs depth queues <<< "$c"
+      if [ "$cases" = all ]; then [ "$queues" = 1 ] || continue; else [[ ",$cases," == *",$name,"* ]] || continue; fi
+      for run in $(seq 1 "$runs"); do
+        for side in a b; do
+          if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
+          start_backend "$kind" rbd "$sock" "$out/$kind-rbd.log"
+          bench_one rbd "$name" "$rw" "$bs" "$depth" "$queues" "$run" "$side" "$sock" "$kind"
+          stop_backend "$started_pid"
+        done
+      done
+    done
+    continue
+  fi
   start_backend qsd "$storage" "$sock_a" "$out/qsd-$storage.log"; pid_a=$started_pid
   start_backend "$b_kind" "$storage" "$sock_b" "$out/$b_kind-$storage.log"; pid_b=$started_pid
   for c in "${CASES[@]}"; do
@@ -158,12 +219,7 @@ for storage in ${storages//,/ }; do
     for run in $(seq 1 "$runs"); do
       for side in a b; do
         if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
-        echo "== $storage $name run $run: $kind" >&2
-        line=$("${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw "$rw" --bs "$bs" --depth "$depth" \
-               --queues "$queues" --seconds "$seconds" --ramp "$ramp" "${bench_extra[@]}" 2>>"$out/bench.log" \
-               | grep '^RESULT ') \
-          || { echo "bench failed for $kind $storage $name; see $out/bench.log" >&2; continue; }
-        echo "$storage $name $side $line" >> "$results"
+        bench_one "$storage" "$name" "$rw" "$bs" "$depth" "$queues" "$run" "$side" "$sock" "$kind"
       done
     done
   done

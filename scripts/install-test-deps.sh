@@ -5,6 +5,7 @@
 # daemon tests talk to (prometheus, systemd's socket activation tools, curl).
 #
 # Idempotent: when every package is already installed it returns without touching apt.
+# Also unpacks QEMU 10.0 from bookworm-backports into /opt/vhostd/qemu-10.0 (install-qemu10.sh).
 # Needs root (or passwordless sudo) only when something is missing. Target: Debian 12.
 set -euo pipefail
 
@@ -20,6 +21,12 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
+  ceph-osd
+  ceph-common          # the ceph and rbd command-line tools
+  librbd1              # what the rbd: backend calls through FFM (with librados2)
+  librados2
+  qemu-block-extra     # qemu-storage-daemon's driver=rbd, the reference in bench/compare.sh rbd
 )
 
 missing=()
@@ -30,8 +37,13 @@ for p in "${packages[@]}"; do
   fi
 done
 
+here=$(cd "$(dirname "$0")" && pwd)
+# QEMU 10.0 beside the system's 7.2, for the guest tests and comparisons that run on both.
+qemu10() { "$here/install-qemu10.sh" >/dev/null; }
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-test-deps: all ${#packages[@]} packages present"
+  qemu10
   exit 0
 fi
 
@@ -52,14 +64,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 apt_install() {
-  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1
 }
 
 # Try without refreshing first: on a machine whose lists are current this avoids the
 # network round trip. Refresh once and retry when apt cannot find or fetch something.
 if ! apt_install; then
   echo "install-test-deps: refreshing package lists (apt-get update)"
-  if ! "${SUDO[@]}" apt-get update -q >"$log" 2>&1; then
+  if ! "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >"$log" 2>&1; then
     echo "install-test-deps: apt-get update failed; check the network and /etc/apt/sources.list*:" >&2
     tail -n 20 "$log" >&2
     exit 1
@@ -71,4 +83,5 @@ if ! apt_install; then
   fi
 fi
 
+qemu10
 echo "install-test-deps: done"

@@ -1,3 +1,4 @@
+#!/bin/sh
 # Guest load for live-migration tests (run as /test.sh by scripts/guest/run.sh; disk /dev/vda).
 #
 # Verified reads and writes keep running until the host writes the word STOP into the disk's last

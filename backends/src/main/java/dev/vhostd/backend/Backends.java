@@ -4,12 +4,13 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * Opens a backend from an operator's URI: {@code file:PATH}, {@code memory:SIZE} or
- * {@code null:SIZE[,latency=DURATION]}. Failures throw {@link BackendOpenException} with a message
+ * Opens a backend from an operator's URI: {@code file:PATH}, {@code memory:SIZE},
+ * {@code null:SIZE[,latency=DURATION]} or {@code rbd:POOL/IMAGE[@SNAP][,options]} (see {@link RbdSpec}). Failures throw {@link BackendOpenException} with a message
  * saying what to do.
  */
 public final class Backends {
-    private static final String USAGE = "use file:PATH, memory:SIZE or null:SIZE[,latency=DURATION]";
+    private static final String USAGE =
+            "use file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,...]";
 
     private Backends() {}
 
@@ -42,6 +43,7 @@ public final class Backends {
                 String size = comma < 0 ? rest : rest.substring(0, comma);
                 yield new NullBackend(size(scheme, size, options), blockSize(options), options.readOnly(), latency);
             }
+            case "rbd" -> RbdBackend.open(rest, options);
             default -> throw new BackendOpenException("unknown backend '" + uri.substring(0, colon + 1) + "'; " + USAGE);
         };
     }

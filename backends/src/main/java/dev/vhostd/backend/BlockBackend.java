@@ -41,6 +41,28 @@ public interface BlockBackend extends AutoCloseable {
         throw new UnsupportedOperationException(describe() + " cannot be resized");
     }
 
+    /**
+     * The request size the storage handles best (virtio-blk opt_io_size), such as an RBD image's
+     * object size; 0 when there is none to advertise.
+     */
+    default long optimalIoBytes() {
+        return 0;
+    }
+
+    /**
+     * Whether this backend measures a latency of its own below vhostd (an RBD cluster's round trip,
+     * from submission to librbd to completion) and reports it to {@link #latencyRecorder}.
+     */
+    default boolean recordsLatency() {
+        return false;
+    }
+
+    /**
+     * Where the backend's own latency goes (see {@link #recordsLatency}); set before queues are
+     * opened. The recorder is called on the queues' threads, one sample per request.
+     */
+    default void latencyRecorder(LatencyRecorder recorder) {}
+
     /** Opens a submission queue for one thread. */
     BackendQueue openQueue();
 

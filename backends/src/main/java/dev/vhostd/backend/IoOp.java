@@ -20,6 +20,7 @@ public final class IoOp {
     /** Owner-defined identity, such as the request slot; the backend does not touch it. */
     private Object attachment;
     private long tag;
+    private boolean segmentsCannotFault;
 
     public IoOp(int maxSegments) {
         this.segments = new MemorySegment[maxSegments];
@@ -73,6 +74,16 @@ public final class IoOp {
     public void attach(Object attachment) { this.attachment = attachment; }
     public long tag() { return tag; }
     public void tag(long tag) { this.tag = tag; }
+
+    /**
+     * True if the owner guarantees that accessing the segments cannot fault (their files are sealed
+     * against shrinking). Only then may a backend touch them with native code such as memset: a
+     * fault inside a native call kills the JVM, whereas one in a Java access becomes an
+     * InternalError the poller survives. Kernel calls (preadv, io_uring) are always fine: they
+     * return EFAULT.
+     */
+    public boolean segmentsCannotFault() { return segmentsCannotFault; }
+    public void segmentsCannotFault(boolean cannotFault) { this.segmentsCannotFault = cannotFault; }
 
     /** Drops references to guest memory once the op has completed. */
     public void clearSegments() {

@@ -23,7 +23,7 @@ class BackendsTest {
 
     @Test
     void unknownSchemeNamesTheKnownOnes() {
-        assertEquals("unknown backend 'foo:'; use file:PATH, memory:SIZE or null:SIZE[,latency=DURATION]",
+        assertEquals("unknown backend 'foo:'; use file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,...]",
                 failure("foo:bar", BackendOptions.defaults()));
         assertTrue(failure("/var/disk.img", BackendOptions.defaults()).contains("use file:PATH"));
         assertTrue(failure("", BackendOptions.defaults()).contains("no backend"));

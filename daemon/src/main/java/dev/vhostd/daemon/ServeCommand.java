@@ -2,6 +2,9 @@ package dev.vhostd.daemon;
 
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -28,7 +31,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import org.newsclub.net.unix.AFUNIXSocket;
 import dev.vhostd.protocol.engine.VhostUserEngine;
+import dev.vhostd.protocol.poll.Liveness;
 import dev.vhostd.protocol.poll.PollerGroup;
+import dev.vhostd.sys.Libc;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,6 +45,8 @@ import picocli.CommandLine.Option;
                         + "-chardev socket,id=c0,path=SOCKET,reconnect=1 -device vhost-user-blk-pci,chardev=c0,num-queues=N"})
 public final class ServeCommand implements Callable<Integer> {
     private static final System.Logger LOG = System.getLogger("vhostd");
+    /** How long a poller or the accept loop may spend in one step when no watchdog interval says otherwise. */
+    static final Duration DEFAULT_STALL_LIMIT = Duration.ofSeconds(30);
 
     @Option(names = {"--socket", "--socket-path"}, paramLabel = "PATH",
             description = "UNIX socket to listen on (created; removed on exit).")
@@ -50,7 +57,7 @@ public final class ServeCommand implements Callable<Integer> {
     Integer fd;
 
     @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
-            description = "Storage: file:PATH, memory:SIZE or null:SIZE[,latency=DURATION] (default: ${DEFAULT-VALUE}).")
+            description = "Storage: file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,id=USER,...] (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--blk-file", paramLabel = "PATH",
@@ -131,13 +138,22 @@ public final class ServeCommand implements Callable<Integer> {
         int pollerCount = pollers != null ? pollers : Math.min(queues, Runtime.getRuntime().availableProcessors());
         AtomicBoolean serving = new AtomicBoolean();
         AtomicReference<VhostUserEngine> session = new AtomicReference<>();
+        // What health means: serving, and the accept loop and every poller alive and not stuck in
+        // one step longer than the watchdog interval (or DEFAULT_STALL_LIMIT without a watchdog).
+        List<Liveness> watched = new CopyOnWriteArrayList<>();
+        DaemonHealth health = new DaemonHealth(serving::get, () -> watched,
+                Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
         try (storage;
                 VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
                 SdNotify notify = SdNotify.fromEnvironment();
                 VhostUserServer server = !listening ? null
                         : fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket);
-                MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, serving::get) : null) {
+                MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, health) : null) {
+            watched.addAll(group.liveness());
+            if (server != null) {
+                watched.add(server);
+            }
             DeviceMetrics deviceMetrics = registry.device(name);
             deviceMetrics.guestMemoryMapped(() -> {
                 VhostUserEngine e = session.get();
@@ -157,7 +173,9 @@ public final class ServeCommand implements Callable<Integer> {
                 serveConnected(fd, name, device, group, telemetry, notify);
                 return 0;
             }
-            Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, serving::get);
+            // Serving from here on: the watchdog's first check must not see a daemon still starting.
+            serving.set(true);
+            Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, health::serving);
             Runnable stop = () -> {
                 LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
                 watchdog.ifPresent(Watchdog::close);
@@ -173,7 +191,6 @@ public final class ServeCommand implements Callable<Integer> {
                 LOG.log(Level.INFO, "metrics on http://" + endpoint.address().getHostString() + ":"
                         + endpoint.address().getPort() + "/metrics");
             }
-            serving.set(true);
             notify.ready("serving " + storage.describe() + " on " + (socket != null ? socket : "fd " + fd));
             try {
                 server.serve(() -> {

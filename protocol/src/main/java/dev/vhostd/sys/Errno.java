@@ -23,6 +23,8 @@ public final class Errno {
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
     public static final int ECANCELED = 125;
+    public static final int ESHUTDOWN = 108;
+    public static final int ETIMEDOUT = 110;
 
     private Errno() {}
 
@@ -49,6 +51,8 @@ public final class Errno {
             case ENOSYS -> "ENOSYS";
             case EOPNOTSUPP -> "EOPNOTSUPP";
             case ECANCELED -> "ECANCELED";
+            case ESHUTDOWN -> "ESHUTDOWN";
+            case ETIMEDOUT -> "ETIMEDOUT";
             default -> "errno " + errno;
         };
     }

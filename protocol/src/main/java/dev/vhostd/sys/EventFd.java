@@ -24,6 +24,23 @@ public final class EventFd {
     }
 
     /**
+     * What {@code fd} is, as /proc/self/fd shows it: "anon_inode:[eventfd]" for an eventfd,
+     * "pipe:[123]", "socket:[456]" or a path otherwise.
+     */
+    public static String describe(int fd) {
+        try {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
+    }
+
+    /** True if {@code fd} is an eventfd (and nothing else: a pipe, socket or file is not). */
+    public static boolean isEventFd(int fd) {
+        return describe(fd).equals("anon_inode:[eventfd]");
+    }
+
+    /**
      * Reads and resets the counter. Returns the value, or 0 if nothing was pending (the fd must be
      * non-blocking for that; a blocking fd with nothing pending would wait).
      */

@@ -14,7 +14,7 @@ final class BlkConfig {
     private final byte[] bytes = new byte[SIZE];
 
     BlkConfig(long capacityBytes, int blockSize, int sizeMax, int segMax, int numQueues, boolean writeback,
-            long maxDiscardSectors, long maxWriteZeroesSectors, boolean writeZeroesMayUnmap) {
+            long maxDiscardSectors, long maxWriteZeroesSectors, boolean writeZeroesMayUnmap, long optimalIoBlocks) {
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, capacityBytes >>> VirtioBlk.SECTOR_SHIFT);
         b.putInt(8, sizeMax);
@@ -25,7 +25,7 @@ final class BlkConfig {
         b.put(24, (byte) 0);
         b.put(25, (byte) 0);
         b.putShort(26, (short) 1);
-        b.putInt(28, 0);
+        b.putInt(28, (int) Math.min(Math.max(optimalIoBlocks, 0), 0xFFFF_FFFFL)); // opt_io_size, in logical blocks
         b.put(WRITEBACK_OFFSET, (byte) (writeback ? 1 : 0));
         b.putShort(34, (short) numQueues);
         b.putInt(36, (int) Math.min(maxDiscardSectors, 0xFFFF_FFFFL));

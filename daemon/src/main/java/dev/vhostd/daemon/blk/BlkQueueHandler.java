@@ -87,6 +87,7 @@ final class BlkQueueHandler implements QueueHandler {
         this.freeSlots = new int[queue.size()];
         for (int i = 0; i < slots.length; i++) {
             slots[i] = new Slot(i);
+            slots[i].op.segmentsCannotFault(memory.cannotFault());
             freeSlots[i] = i;
         }
         this.freeCount = slots.length;
@@ -144,7 +145,12 @@ final class BlkQueueHandler implements QueueHandler {
             release(slot, 0);
             return;
         }
+        // The status byte is the last byte of device-writable space (virtio 1.2 5.2.6): the end of the
+        // last writable descriptor that has any bytes. Zero-length descriptors after it hold nothing.
         int last = chain.count() - 1;
+        while (chain.length(last) == 0) {
+            last--; // stops inside the writable part: writable >= 1 above
+        }
         try {
             slot.status = memory.slice(chain.address(last) + chain.length(last) - 1, 1);
             copyOut(0, VirtioBlk.HEADER_SIZE);

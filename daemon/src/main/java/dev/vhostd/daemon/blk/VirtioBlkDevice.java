@@ -30,6 +30,9 @@ public final class VirtioBlkDevice implements VirtioDevice {
         this.options = options;
         this.metrics = metrics;
         metrics.capacityBytes(backend.capacity());
+        if (backend.recordsLatency()) {
+            backend.latencyRecorder(metrics::backendLatency);
+        }
         this.readOnly = options.readOnly() || backend.readOnly();
         long f = VirtioFeatures.bit(VirtioBlk.F_SIZE_MAX) | VirtioFeatures.bit(VirtioBlk.F_SEG_MAX)
                 | VirtioFeatures.bit(VirtioBlk.F_BLK_SIZE) | VirtioFeatures.bit(VirtioBlk.F_TOPOLOGY)
@@ -51,7 +54,7 @@ public final class VirtioBlkDevice implements VirtioDevice {
         int segMax = Math.min(BlkOptions.SEG_MAX, options.maxQueueSize() - 2);
         this.config = new BlkConfig(backend.capacity(), backend.blockSize(), BlkOptions.SIZE_MAX, Math.max(1, segMax),
                 options.numQueues(), backend.hasVolatileCache(), BlkOptions.MAX_DWZ_SECTORS,
-                BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard());
+                BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard(), backend.optimalIoBytes() / backend.blockSize());
         byte[] s = options.serial().getBytes(StandardCharsets.US_ASCII);
         this.serial = s.length > VirtioBlk.ID_BYTES ? java.util.Arrays.copyOf(s, VirtioBlk.ID_BYTES) : s;
     }

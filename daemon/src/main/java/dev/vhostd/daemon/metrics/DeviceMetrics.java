@@ -41,6 +41,10 @@ public final class DeviceMetrics {
     private final LongAdder dirtyPagesMarked = new LongAdder();
     private final AtomicLong dirtyLogChanges = new AtomicLong();
     private volatile boolean dirtyLogging;
+    /** The backend's own latency (an RBD cluster's round trip): non-cumulative bucket counts. */
+    private final java.util.concurrent.atomic.AtomicLongArray backendLatency =
+            new java.util.concurrent.atomic.AtomicLongArray(LatencyBuckets.COUNT);
+    private final AtomicLong backendLatencySumNanos = new AtomicLong();
 
     DeviceMetrics(String name, QueueListener listener) {
         this.name = requireValidName(name);
@@ -195,5 +199,29 @@ public final class DeviceMetrics {
 
     public long guestMemoryMappedBytes() {
         return guestMemoryMapped.getAsLong();
+    }
+
+    /**
+     * One sample of the storage's own latency below vhostd (for RBD: from handing a request to
+     * librbd to its completion being polled). Called on the poller threads; allocation-free.
+     */
+    public void backendLatency(long nanos) {
+        long n = Math.max(0, nanos);
+        backendLatencySumNanos.addAndGet(n);
+        backendLatency.incrementAndGet(LatencyBuckets.indexOf(n));
+    }
+
+    /** Copies the backend latency bucket counts into {@code into}; returns their total. */
+    public long backendLatencyBuckets(long[] into) {
+        long total = 0;
+        for (int i = 0; i < LatencyBuckets.COUNT; i++) {
+            into[i] = backendLatency.get(i);
+            total += into[i];
+        }
+        return total;
+    }
+
+    public long backendLatencySumNanos() {
+        return backendLatencySumNanos.get();
     }
 }

@@ -12,7 +12,8 @@ import java.util.List;
 /**
  * Serves /healthz: 200 while the daemon is serving, 503 otherwise, with a small JSON body such as
  * {@code {"status":"serving","devices":[{"device":"vda","connected":true}]}} so that a probe or an
- * operator with curl sees which devices have a front-end attached.
+ * operator with curl sees which devices have a front-end attached; when unavailable, a "problem"
+ * field says why (e.g. a poller stuck in one step).
  */
 final class HealthHandler implements HttpHandler {
     private final HealthState health;
@@ -32,8 +33,9 @@ final class HealthHandler implements HttpHandler {
                 exchange.sendResponseHeaders(405, -1);
                 return;
             }
-            boolean serving = health.serving();
-            byte[] body = body(serving, metrics.devices()).getBytes(StandardCharsets.UTF_8);
+            String problem = health.problem();
+            boolean serving = problem == null;
+            byte[] body = body(problem, metrics.devices()).getBytes(StandardCharsets.UTF_8);
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.getResponseHeaders().set("Cache-Control", "no-store");
             if (method.equals("HEAD")) {
@@ -47,9 +49,15 @@ final class HealthHandler implements HttpHandler {
         }
     }
 
-    static String body(boolean serving, List<DeviceMetrics> devices) {
+    /** The body for a daemon that is healthy ({@code problem} null) or not, saying why. */
+    static String body(String problem, List<DeviceMetrics> devices) {
         StringBuilder sb = new StringBuilder(64 + 48 * devices.size());
-        sb.append("{\"status\":\"").append(serving ? "serving" : "unavailable").append("\",\"devices\":[");
+        sb.append("{\"status\":\"").append(problem == null ? "serving" : "unavailable").append('"');
+        if (problem != null) {
+            sb.append(",\"problem\":");
+            quote(sb, problem);
+        }
+        sb.append(",\"devices\":[");
         List<DeviceMetrics> sorted = devices.stream().sorted(Comparator.comparing(DeviceMetrics::name)).toList();
         for (int i = 0; i < sorted.size(); i++) {
             DeviceMetrics d = sorted.get(i);

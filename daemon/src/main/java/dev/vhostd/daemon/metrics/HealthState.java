@@ -12,4 +12,9 @@ public interface HealthState {
      * waiting for its front-end is still serving: a daemon with no VM attached is healthy.
      */
     boolean serving();
+
+    /** Null when healthy, otherwise why not, for the /healthz body. */
+    default String problem() {
+        return serving() ? null : "not serving";
+    }
 }

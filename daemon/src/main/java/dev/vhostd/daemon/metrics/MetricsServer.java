@@ -6,21 +6,44 @@ import io.prometheus.client.exporter.HTTPServer;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
- * The HTTP endpoint: {@code /metrics} in the Prometheus text format (simpleclient's HTTPServer,
- * which also answers gzip and {@code ?name[]=} filters), {@code /healthz} (see {@link HealthHandler})
- * and {@code /-/healthy} (always 200 while the process runs, from simpleclient). Other paths get 404.
+ * The HTTP endpoint: {@code /metrics} in the Prometheus text format (simpleclient's handler, which
+ * also answers gzip and {@code ?name[]=} filters), {@code /healthz} (see {@link HealthHandler}) and
+ * {@code /-/healthy} (always 200 while the process runs). Other paths get 404.
+ *
+ * <p>No client can hold the endpoint for others: every connection is served on its own virtual
+ * thread, and a request that has not arrived completely within {@link #REQUEST_TIMEOUT_SECONDS}
+ * (a half-open or slow connection) is closed. Before, simpleclient's small thread pool and its
+ * 60-second request timeout let a few silent connections block /healthz and /metrics for a minute,
+ * long enough to fail a container HEALTHCHECK.
  *
  * <p>No authentication and no TLS: bind it to loopback or a management network only.
  */
 public final class MetricsServer implements AutoCloseable {
-    private final HTTPServer server;
+    /** Seconds a client has to send its whole request. */
+    static final int REQUEST_TIMEOUT_SECONDS = 5;
+    private static final String MAX_REQ_TIME = "sun.net.httpserver.maxReqTime";
+
+    static {
+        // The JDK server reads its only per-request timeout from this property once, when the first
+        // server is created; simpleclient sets 60 s unless it is already set. An operator's explicit
+        // -D value wins.
+        if (System.getProperty(MAX_REQ_TIME) == null) {
+            System.setProperty(MAX_REQ_TIME, Integer.toString(REQUEST_TIMEOUT_SECONDS));
+        }
+    }
+
+    private final HttpServer server;
+    private final ExecutorService executor;
     private final InetSocketAddress address;
 
-    private MetricsServer(HTTPServer server, InetSocketAddress address) {
+    private MetricsServer(HttpServer server, ExecutorService executor) {
         this.server = server;
-        this.address = address;
+        this.executor = executor;
+        this.address = server.getAddress();
     }
 
     /** Starts serving on {@code address}. */
@@ -45,21 +68,21 @@ public final class MetricsServer implements AutoCloseable {
             throw new IOException("cannot listen for metrics on " + bind + ": " + e.getMessage()
                     + "; pick a free address with --metrics HOST:PORT", e);
         }
+        var scrape = new HTTPServer.HTTPMetricHandler(registry);
+        http.createContext("/metrics", scrape);
+        http.createContext("/-/healthy", scrape);
         http.createContext("/healthz", new HealthHandler(health, metrics));
-        HTTPServer server = new HTTPServer.Builder()
-                .withHttpServer(http)
-                .withRegistry(registry)
-                .withDaemonThreads(true)
-                .build();
-        // simpleclient answers every path with the metrics; make unknown paths 404 so that typos in
-        // probe or scrape configurations are noticed.
-        http.removeContext("/");
+        // Unknown paths are 404 so that typos in probe or scrape configurations are noticed.
         http.createContext("/", exchange -> {
             try (exchange) {
                 exchange.sendResponseHeaders(404, -1);
             }
         });
-        return new MetricsServer(server, http.getAddress());
+        ExecutorService executor = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("vhostd-http-", 0).factory());
+        http.setExecutor(executor);
+        http.start();
+        return new MetricsServer(http, executor);
     }
 
     /** The bound address (with the real port when 0 was asked for). */
@@ -69,6 +92,7 @@ public final class MetricsServer implements AutoCloseable {
 
     @Override
     public void close() {
-        server.close();
+        server.stop(0);
+        executor.shutdownNow();
     }
 }

@@ -19,6 +19,7 @@ import java.util.function.Supplier;
 final class ScrapeTimeCollector extends Collector implements Collector.Describable {
     static final String DURATION = "vhostd_request_duration_seconds";
     static final String FEATURES = "vhostd_negotiated_features_info";
+    static final String BACKEND = "vhostd_backend_latency_seconds";
 
     private static final List<String> HISTOGRAM_LABELS = List.of("device", "queue", "type");
     private static final List<String> BUCKET_LABELS = List.of("device", "queue", "type", "le");
@@ -33,6 +34,7 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
     public List<MetricFamilySamples> collect() {
         List<MetricFamilySamples.Sample> histogram = new ArrayList<>();
         List<MetricFamilySamples.Sample> info = new ArrayList<>();
+        List<MetricFamilySamples.Sample> backend = new ArrayList<>();
         long[] buckets = new long[LatencyBuckets.COUNT];
         for (DeviceMetrics device : devices.get()) {
             for (QueueMetrics queue : device.queues()) {
@@ -58,6 +60,20 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
                             sumNanos / 1e9));
                 }
             }
+            long backendSum = device.backendLatencySumNanos();
+            long backendCount = device.backendLatencyBuckets(buckets);
+            if (backendCount > 0) {
+                long cumulative = 0;
+                for (int b = 0; b < LatencyBuckets.COUNT; b++) {
+                    cumulative += buckets[b];
+                    backend.add(new MetricFamilySamples.Sample(BACKEND + "_bucket", List.of("device", "le"),
+                            List.of(device.name(), LatencyBuckets.leLabel(b)), cumulative));
+                }
+                backend.add(new MetricFamilySamples.Sample(BACKEND + "_count", List.of("device"),
+                        List.of(device.name()), backendCount));
+                backend.add(new MetricFamilySamples.Sample(BACKEND + "_sum", List.of("device"),
+                        List.of(device.name()), backendSum / 1e9));
+            }
             DeviceMetrics.Features f = device.features();
             if (f != null) {
                 info.add(new MetricFamilySamples.Sample(FEATURES,
@@ -68,6 +84,9 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
         return List.of(
                 new MetricFamilySamples(DURATION, Type.HISTOGRAM,
                         "Time from popping a virtio-blk request to completing it", histogram),
+                new MetricFamilySamples(BACKEND, Type.HISTOGRAM,
+                        "The storage's own latency below vhostd: for rbd:, from handing a request to librbd until"
+                                + " the cluster's completion is polled", backend),
                 new MetricFamilySamples(FEATURES, Type.GAUGE,
                         "Feature bits negotiated with the connected front-end (virtio and vhost-user protocol)",
                         info));
@@ -77,7 +96,8 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
     public List<MetricFamilySamples> describe() {
         return List.of(
                 new GaugeMetricFamily(FEATURES, "negotiated features", List.of()),
-                new MetricFamilySamples(DURATION, Type.HISTOGRAM, "request duration", List.of()));
+                new MetricFamilySamples(DURATION, Type.HISTOGRAM, "request duration", List.of()),
+                new MetricFamilySamples(BACKEND, Type.HISTOGRAM, "backend latency", List.of()));
     }
 
     private static String hex(long bits) {

@@ -45,6 +45,72 @@ class MetricsServerTest {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /**
+     * Issue 10 item 2: clients that send half a request and go silent (a half-open connection, a
+     * slowloris) neither block /healthz and /metrics for others nor stay open for long.
+     */
+    @Test
+    void halfOpenConnectionsNeitherBlockOthersNorStay() throws Exception {
+        start();
+        var a = server.address();
+        List<java.net.Socket> silent = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                java.net.Socket s = new java.net.Socket(InetAddress.getLoopbackAddress(), a.getPort());
+                s.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Half".getBytes());
+                s.getOutputStream().flush();
+                silent.add(s);
+            }
+            Thread.sleep(200);
+            for (String path : List.of("/healthz", "/metrics")) {
+                long t0 = System.nanoTime();
+                var r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.getPort() + path))
+                        .timeout(java.time.Duration.ofSeconds(4)).build(), HttpResponse.BodyHandlers.ofString());
+                long ms = (System.nanoTime() - t0) / 1_000_000;
+                assertEquals(200, r.statusCode(), path);
+                assertTrue(ms < 3000, path + " took " + ms + " ms behind 8 half-open connections");
+            }
+            // The server gives up on each silent client after its request timeout.
+            for (java.net.Socket s : silent) {
+                s.setSoTimeout((MetricsServer.REQUEST_TIMEOUT_SECONDS + 5) * 1000);
+                long t0 = System.nanoTime();
+                int got;
+                try {
+                    got = s.getInputStream().read();
+                } catch (java.net.SocketException e) {
+                    got = -1; // reset: closed as well
+                }
+                assertEquals(-1, got, "closed by the server, not answered");
+                assertTrue((System.nanoTime() - t0) / 1_000_000_000 <= MetricsServer.REQUEST_TIMEOUT_SECONDS + 3);
+            }
+        } finally {
+            for (java.net.Socket s : silent) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void healthzSaysWhyItIsUnavailable() throws Exception {
+        server = MetricsServer.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), metrics,
+                new HealthState() {
+                    @Override
+                    public boolean serving() {
+                        return false;
+                    }
+
+                    @Override
+                    public String problem() {
+                        return "vhostd-poller-0 has been stuck in one step for 31000 ms (limit 30000 ms)";
+                    }
+                });
+        var r = get("/healthz");
+        assertEquals(503, r.statusCode());
+        var body = Json.object(Json.parse(r.body()));
+        assertEquals("unavailable", body.get("status"));
+        assertTrue(String.valueOf(body.get("problem")).contains("vhostd-poller-0"), r.body());
+    }
+
     @Test
     void servesMetricsInTextFormat() throws Exception {
         metrics.device("vda").queue(0).kicksReceived(4);

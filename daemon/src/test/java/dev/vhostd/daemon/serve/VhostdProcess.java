@@ -29,6 +29,22 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
+        return serve(Duration.ofSeconds(30), socket, log, java.util.Map.of(), args);
+    }
+
+    /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
+    public static VhostdProcess serve(Duration limit, Path socket, Path log, String... args) throws IOException {
+        return serve(limit, socket, log, java.util.Map.of(), args);
+    }
+
+    /** Like {@link #serve(Path, Path, String...)} with extra environment variables (NOTIFY_SOCKET, ...). */
+    public static VhostdProcess serve(Path socket, Path log, java.util.Map<String, String> env, String... args)
+            throws IOException {
+        return serve(Duration.ofSeconds(30), socket, log, env, args);
+    }
+
+    private static VhostdProcess serve(Duration limit, Path socket, Path log, java.util.Map<String, String> env,
+            String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -39,10 +55,12 @@ public final class VhostdProcess implements AutoCloseable {
         cmd.add("--socket");
         cmd.add(socket.toString());
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         VhostdProcess v = new VhostdProcess(p, log, socket);
-        v.awaitListening(Duration.ofSeconds(30));
+        v.awaitListening(limit);
         return v;
     }
 

@@ -49,6 +49,8 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
     /** Fds received for the message being read; closed if it never reaches the decoder. */
     private final List<OwnedFd> pending = new ArrayList<>();
     private volatile boolean closing;
+    /** System.nanoTime() when handling of the current message (or the disconnect) began; 0 while waiting. */
+    private volatile long busySince;
 
     public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler) {
         this.socket = socket;
@@ -81,12 +83,30 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             LOG.log(Level.ERROR, peer + ": unexpected failure, closing the connection", e);
         } finally {
             closeQuietly();
+            busySince = busyStamp();
             try {
                 handler.disconnected();
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, peer + ": disconnect handling failed", e);
+            } finally {
+                busySince = 0;
             }
         }
+    }
+
+    /**
+     * How long the message (or the disconnect) being handled has taken so far, 0 while waiting for
+     * the front-end: a health check's view of this session's thread (see
+     * {@link dev.vhostd.protocol.poll.Liveness}).
+     */
+    public long stalledNanos(long nowNanos) {
+        long since = busySince;
+        return since == 0 ? 0 : Math.max(0, nowNanos - since);
+    }
+
+    private static long busyStamp() {
+        long now = System.nanoTime();
+        return now == 0 ? 1 : now;
     }
 
     /** Reads, handles and answers one message. False when the session is over. */
@@ -122,7 +142,12 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
         }
         List<OwnedFd> fds = List.copyOf(pending);
         pending.clear();
-        return dispatch(code, flags, ByteBuffer.wrap(payload, 0, size), fds, out);
+        busySince = busyStamp();
+        try {
+            return dispatch(code, flags, ByteBuffer.wrap(payload, 0, size), fds, out);
+        } finally {
+            busySince = 0;
+        }
     }
 
     private boolean dispatch(int code, int flags, ByteBuffer body, List<OwnedFd> fds, OutputStream out)

@@ -21,6 +21,7 @@ import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.FileDescriptorCast;
 
+import dev.vhostd.protocol.poll.Liveness;
 import dev.vhostd.sys.ErrnoException;
 import dev.vhostd.sys.Libc;
 
@@ -28,7 +29,7 @@ import dev.vhostd.sys.Libc;
  * The listening vhost-user socket. Serves one front-end at a time, as QEMU expects of a back-end:
  * a second front-end that connects meanwhile waits in the listen backlog until the first leaves.
  */
-public final class VhostUserServer implements AutoCloseable {
+public final class VhostUserServer implements AutoCloseable, Liveness {
     private static final Logger LOG = System.getLogger(VhostUserServer.class.getName());
     private static final int BACKLOG = 16;
     /** How often the accept loop of an adopted socket looks at {@link #closed} (see {@link #adopt}). */
@@ -43,12 +44,37 @@ public final class VhostUserServer implements AutoCloseable {
     /** Held by the accept loop; close() of a shared socket waits for it before detaching the fd. */
     private final ReentrantLock acceptLoop = new ReentrantLock();
     private volatile boolean closed;
+    private volatile boolean started;
     private volatile VhostUserConnection current;
+    private final String name;
 
     private VhostUserServer(AFUNIXServerSocket socket, Path path, boolean shared) {
         this.socket = socket;
         this.path = path;
         this.shared = shared;
+        this.name = "accept loop on " + (path != null ? path : "an inherited socket");
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Stalled while the front-end session being served has spent that long handling one message
+     * (or its disconnect); idle while waiting for a front-end or its next message. A serve() that
+     * ended without close() counts as dead.
+     */
+    @Override
+    public long stalledNanos(long nowNanos) {
+        if (closed) {
+            return 0;
+        }
+        if (started && !serving.get()) {
+            return Long.MAX_VALUE;
+        }
+        VhostUserConnection c = current;
+        return c == null ? 0 : c.stalledNanos(nowNanos);
     }
 
     /**
@@ -147,6 +173,7 @@ public final class VhostUserServer implements AutoCloseable {
             throw new IllegalStateException("serve() is already running on this server");
         }
         acceptLoop.lock();
+        started = true;
         try {
             while (!closed) {
                 AFUNIXSocket client;

@@ -24,8 +24,10 @@ final class InflightArea implements AutoCloseable {
     private final OwnedFd fd;
     private final Arena arena;
     private final MemorySegment memory;
+    private final long offset;
 
-    private InflightArea(int numQueues, int queueSize, OwnedFd fd, Arena arena, MemorySegment memory) {
+    private InflightArea(int numQueues, int queueSize, OwnedFd fd, Arena arena, MemorySegment memory, long offset) {
+        this.offset = offset;
         this.numQueues = numQueues;
         this.queueSize = queueSize;
         this.queueBytes = InflightLog.areaSize(queueSize);
@@ -38,10 +40,13 @@ final class InflightArea implements AutoCloseable {
         return numQueues * InflightLog.areaSize(queueSize);
     }
 
-    /** A new zeroed area in a memfd (GET_INFLIGHT_FD). */
+    /**
+     * A new zeroed area in a memfd (GET_INFLIGHT_FD), its size sealed: the front-end keeps the fd
+     * and may write the area, but cannot truncate it under our mapping.
+     */
     static InflightArea create(int numQueues, int queueSize) {
         long size = bytes(numQueues, queueSize);
-        OwnedFd fd = new OwnedFd(MemFd.create("vhostd-inflight", size));
+        OwnedFd fd = new OwnedFd(MemFd.createSealed("vhostd-inflight", size));
         return map(numQueues, queueSize, fd, size, 0);
     }
 
@@ -80,7 +85,7 @@ final class InflightArea implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment m = Libc.mmap(arena, size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd.fd(), offset);
-            return new InflightArea(numQueues, queueSize, fd, arena, m);
+            return new InflightArea(numQueues, queueSize, fd, arena, m, offset);
         } catch (RuntimeException e) {
             arena.close();
             fd.close();
@@ -99,6 +104,23 @@ final class InflightArea implements AutoCloseable {
     /** Queue {@code index}'s area. */
     MemorySegment queue(int index) {
         return memory.asSlice(index * queueBytes, queueBytes);
+    }
+
+    /** True if this area's file can shrink under our mapping (a front-end's unsealed SET_INFLIGHT_FD area). */
+    boolean canShrink() {
+        return !MemFd.mappingCannotFault(fd.fd());
+    }
+
+    /** After an access faulted: a description of the area if its file no longer covers the mapping, else null. */
+    String shrunk() {
+        long end = offset + memory.byteSize();
+        try {
+            long now = Libc.fstat(fd.fd()).size();
+            return now < end ? "the inflight area (SET_INFLIGHT_FD): its file now holds " + now
+                    + " bytes, the mapping needs " + end : null;
+        } catch (ErrnoException e) {
+            return "the inflight area: its file cannot be inspected (" + e.getMessage() + ")";
+        }
     }
 
     @Override

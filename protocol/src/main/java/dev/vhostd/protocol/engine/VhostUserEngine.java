@@ -13,16 +13,21 @@ import dev.vhostd.protocol.device.VirtioFeatures;
 import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
+import dev.vhostd.protocol.memory.MemoryFaults;
 import dev.vhostd.protocol.memory.MemoryTable;
 import dev.vhostd.protocol.poll.PollerGroup;
 import dev.vhostd.protocol.poll.PollerStats;
 import dev.vhostd.protocol.poll.QueueBinding;
+import dev.vhostd.protocol.virtq.QueueBrokenException;
 import dev.vhostd.protocol.virtq.SplitQueue;
 import dev.vhostd.protocol.wire.Message;
 import dev.vhostd.protocol.wire.MessageFds;
 import dev.vhostd.protocol.wire.Reply;
 import dev.vhostd.protocol.wire.Request;
 import dev.vhostd.protocol.wire.VhostUserException;
+import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.EventFd;
+import dev.vhostd.sys.Libc;
 import dev.vhostd.sys.OwnedFd;
 
 /**
@@ -59,6 +64,8 @@ public final class VhostUserEngine implements BackendHandler {
     private OwnedFd logEventFd;
     /** Logged once per session when LOG_ALL is on while rings run without a log to write to. */
     private boolean warnedNoLog;
+    /** Whether this session already said that its memory can shrink (once per session). */
+    private boolean shrinkNoted;
 
     /** Creates per-queue poller stats (metrics); may return {@link PollerStats#NONE}. */
     @FunctionalInterface
@@ -172,6 +179,21 @@ public final class VhostUserEngine implements BackendHandler {
             closeFds(message);
             throw VhostUserException.fatal("device " + name + " is broken after an invalid ring; reconnect to reset it");
         }
+        try {
+            return dispatch(message);
+        } catch (InternalError e) {
+            if (!MemoryFaults.isFault(e)) {
+                throw e;
+            }
+            // Starting a ring reads its used idx and the inflight area: front-end memory, which the
+            // front-end may have truncated under our mapping.
+            broken = true;
+            throw VhostUserException.fatal("device " + name + ": an access to front-end shared memory faulted while"
+                    + " handling " + message.request() + " (" + faultedRegions() + ")");
+        }
+    }
+
+    private Reply dispatch(Message message) {
         return switch (message) {
             case Message.GetFeatures m -> new Reply.U64(offeredFeatures);
             case Message.SetFeatures m -> setFeatures(m.features());
@@ -187,11 +209,13 @@ public final class VhostUserEngine implements BackendHandler {
             case Message.SetMemTable m -> {
                 requireLogCovers(m.regions(), m);
                 changeMemory(() -> memory.replace(m.regions(), m.fds()));
+                noteShrinkableRegions();
                 yield Reply.NONE;
             }
             case Message.AddMemReg m -> {
                 requireLogCovers(List.of(m.region()), m);
                 changeMemory(() -> memory.add(m.region(), m.fd()));
+                noteShrinkableRegions();
                 yield Reply.NONE;
             }
             case Message.SetLogBase m -> setLogBase(m);
@@ -366,7 +390,10 @@ public final class VhostUserEngine implements BackendHandler {
         Vring v;
         try {
             v = vring(m.index());
-        } catch (VhostUserException e) {
+            if (m.fd() != null) {
+                checkEventFd(m);
+            }
+        } catch (VhostUserException | ErrnoException e) {
             closeFds(m);
             throw e;
         }
@@ -406,6 +433,50 @@ public final class VhostUserEngine implements BackendHandler {
             default -> throw new IllegalArgumentException(m.request().toString());
         }
         return Reply.NONE;
+    }
+
+    /**
+     * Kick, call and err fds must be eventfds: a pipe nobody reads would block our writes, a closed
+     * pipe or socket as kick fd would wake the poller forever, a regular file is not pollable. Ours
+     * is a duplicate sharing the front-end's open file, which we make non-blocking (QEMU's are
+     * already): a write to a call fd whose counter is full then fails with EAGAIN, meaning a
+     * notification is pending anyway, instead of blocking the poller.
+     */
+    private void checkEventFd(Message.SetVringFd m) {
+        int fd = m.fd().fd();
+        if (!EventFd.isEventFd(fd)) {
+            String what = m.request() + " for queue " + m.index() + " carries " + EventFd.describe(fd)
+                    + ", not an eventfd; vhost-user kick, call and err fds must be eventfds";
+            // Without REPLY_ACK the front-end cannot learn of the refusal: the ring would silently
+            // never run, so end the session instead.
+            throw replyAckNegotiated() ? VhostUserException.rejected(what) : VhostUserException.fatal(what);
+        }
+        Libc.setNonBlocking(fd);
+    }
+
+    private void noteShrinkableRegions() {
+        if (shrinkNoted) {
+            return;
+        }
+        List<String> open = memory.regionsThatCanShrink();
+        if (!open.isEmpty()) {
+            shrinkNoted = true;
+            LOG.log(Level.INFO, name + ": guest memory " + String.join(", ", open) + " is not sealed against"
+                    + " shrinking: if the front-end truncates it, the session fails (it cannot crash vhostd), and"
+                    + " zero-filling uses a slower fault-safe path. QEMU's memory-backend-memfd seals by default"
+                    + " (seal=on); memory-backend-file and hugetlb memory cannot be sealed.");
+        }
+    }
+
+    /** After a fault: which front-end memory shrank, for the log. */
+    private String faultedRegions() {
+        List<String> shrunk = new ArrayList<>(memory.shrunkRegions());
+        InflightArea area = inflight;
+        if (area != null && area.shrunk() != null) {
+            shrunk.add(area.shrunk());
+        }
+        return shrunk.isEmpty() ? "no region's file is smaller than its mapping now; the front-end may have"
+                + " shrunk and regrown it" : String.join("; ", shrunk);
     }
 
     private Reply setVringEnable(int index, boolean enable) {
@@ -768,10 +839,18 @@ public final class VhostUserEngine implements BackendHandler {
     }
 
     /** Called on a poller thread: the queue was already detached there. */
-    private void ringBroken(int queueIndex, RuntimeException cause) {
+    private void ringBroken(int queueIndex, Throwable cause) {
         broken = true;
-        listener.invalidRing(queueIndex, cause);
-        LOG.log(Level.ERROR, name + ": device marked broken (queue " + queueIndex + ": " + cause.getMessage()
+        String why;
+        if (cause instanceof QueueBrokenException q) {
+            listener.invalidRing(queueIndex, q);
+            why = cause.getMessage();
+        } else if (MemoryFaults.isFault(cause)) {
+            why = "front-end shared memory faulted: " + faultedRegions();
+        } else {
+            why = String.valueOf(cause.getMessage());
+        }
+        LOG.log(Level.ERROR, name + ": device marked broken (queue " + queueIndex + ": " + why
                 + "); closing the front-end connection. The front-end may reconnect to reset the device.");
         closeConnection.run();
     }

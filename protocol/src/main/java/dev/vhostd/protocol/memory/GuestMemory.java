@@ -25,6 +25,7 @@ public final class GuestMemory {
     private final long[] sizes;
     private final MemorySegment[] mappings;
     private final long mappedBytes;
+    private final boolean cannotFault;
     /**
      * Index of the region that served the last lookup. A benign race: readers on other threads may
      * see any value ever written, all of which are valid indices, and every use re-checks containment.
@@ -37,13 +38,16 @@ public final class GuestMemory {
         this.sizes = new long[sorted.length];
         this.mappings = new MemorySegment[sorted.length];
         long total = 0;
+        boolean stable = true;
         for (int i = 0; i < sorted.length; i++) {
+            stable &= sorted[i].cannotFault();
             starts[i] = sorted[i].guestPhysAddr();
             sizes[i] = sorted[i].size();
             mappings[i] = sorted[i].mapping();
             total = Math.addExact(total, sorted[i].size());
         }
         this.mappedBytes = total;
+        this.cannotFault = stable;
     }
 
     /**
@@ -100,6 +104,15 @@ public final class GuestMemory {
     /** The end of the highest region in guest-physical space (0 without memory): what a dirty log must cover. */
     public long guestPhysEnd() {
         return regions.length == 0 ? 0 : regions[regions.length - 1].guestPhysEnd();
+    }
+
+    /**
+     * True if no access inside this snapshot's regions can fault: every region's file is sealed
+     * against shrinking. Only then may native code (which cannot turn a fault into an exception)
+     * touch guest memory directly.
+     */
+    public boolean cannotFault() {
+        return cannotFault;
     }
 
     /** Total bytes of guest RAM in this snapshot. */

@@ -6,9 +6,15 @@ import java.util.Objects;
 /**
  * One contiguous piece of guest RAM: {@code size} bytes at guest-physical address {@code guestPhysAddr},
  * which the front-end (QEMU) sees at its own virtual address {@code userAddr}, and which this process
- * sees as {@code mapping}.
+ * sees as {@code mapping}. {@code cannotFault} is true when the file behind the mapping is sealed against
+ * shrinking (see {@link dev.vhostd.sys.MemFd#mappingCannotFault}), so no access within it can fault.
  */
-public record GuestRegion(long guestPhysAddr, long size, long userAddr, MemorySegment mapping) {
+public record GuestRegion(long guestPhysAddr, long size, long userAddr, MemorySegment mapping, boolean cannotFault) {
+    /** A region whose file may shrink under us: accesses to it can fault. */
+    public GuestRegion(long guestPhysAddr, long size, long userAddr, MemorySegment mapping) {
+        this(guestPhysAddr, size, userAddr, mapping, false);
+    }
+
     public GuestRegion {
         Objects.requireNonNull(mapping, "mapping");
         if (size <= 0) {

@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import dev.vhostd.protocol.wire.Message;
+import dev.vhostd.sys.ErrnoException;
 import dev.vhostd.sys.Libc;
+import dev.vhostd.sys.MemFd;
 import dev.vhostd.sys.OwnedFd;
 
 import static dev.vhostd.protocol.memory.GuestMemoryException.hex;
@@ -166,6 +168,37 @@ public final class MemoryTable implements AutoCloseable {
                 + hex(region.size()) + " uaddr " + hex(region.userAddr()) + "; current table: " + snapshot);
     }
 
+    /** The regions whose file is not sealed against shrinking, described for a log line; empty if none. */
+    public synchronized List<String> regionsThatCanShrink() {
+        List<String> out = new ArrayList<>();
+        for (Mapped m : entries) {
+            if (!m.region().cannotFault()) {
+                out.add(m.region().toString());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * After an access faulted: the regions whose file no longer covers the mapped range (a front-end
+     * truncated it), described for the log; empty if every file is still large enough.
+     */
+    public synchronized List<String> shrunkRegions() {
+        List<String> out = new ArrayList<>();
+        for (Mapped m : entries) {
+            long end = m.wire().mmapOffset() + m.wire().size();
+            try {
+                long now = Libc.fstat(m.fd().fd()).size();
+                if (now < end) {
+                    out.add(m.region() + ": its file now holds " + now + " bytes, the mapping needs " + end);
+                }
+            } catch (ErrnoException e) {
+                out.add(m.region() + ": its file cannot be inspected (" + e.getMessage() + ")");
+            }
+        }
+        return out;
+    }
+
     /** Unmaps every region and closes every fd. Idempotent. */
     @Override
     public synchronized void close() {
@@ -231,7 +264,8 @@ public final class MemoryTable implements AutoCloseable {
         try {
             MemorySegment whole = Libc.mmap(arena, length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED,
                     fd.fd(), aligned);
-            GuestRegion region = new GuestRegion(r.guestPhysAddr(), r.size(), r.userAddr(), whole.asSlice(head, r.size()));
+            GuestRegion region = new GuestRegion(r.guestPhysAddr(), r.size(), r.userAddr(), whole.asSlice(head, r.size()),
+                    MemFd.mappingCannotFault(fd.fd()));
             return new Mapped(r, region, arena, fd);
         } catch (RuntimeException e) {
             arena.close();

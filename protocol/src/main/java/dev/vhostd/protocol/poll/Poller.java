@@ -1,12 +1,15 @@
 package dev.vhostd.protocol.poll;
 
 import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.DirtyLogException;
+import dev.vhostd.protocol.memory.MemoryFaults;
 import dev.vhostd.protocol.virtq.QueueBrokenException;
 import dev.vhostd.protocol.virtq.SplitQueue;
 import dev.vhostd.sys.Epoll;
@@ -24,9 +27,20 @@ import dev.vhostd.sys.Libc;
  * Attach, detach and call-fd swaps run as commands on this thread, so no queue is ever touched by
  * two threads and a closed fd number is never written to.
  */
-public final class Poller implements AutoCloseable {
+public final class Poller implements AutoCloseable, Liveness {
     private static final System.Logger LOG = System.getLogger(Poller.class.getName());
     private static final long TOKEN_CONTROL = -1;
+    /** Heartbeat value while blocked in epoll_wait: idle, not stalled. */
+    private static final long BLOCKED = Long.MIN_VALUE;
+    private static final VarHandle HEARTBEAT;
+
+    static {
+        try {
+            HEARTBEAT = MethodHandles.lookup().findVarHandle(Poller.class, "heartbeat", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     private static final int MAX_QUEUES = 64;
 
     private final String name;
@@ -38,6 +52,13 @@ public final class Poller implements AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private QueueBinding[] bindings = new QueueBinding[0];
     private volatile boolean running = true;
+    /** System.nanoTime() at the start of the current pass, or BLOCKED; written by the poller thread only. */
+    @SuppressWarnings("unused") // through HEARTBEAT
+    private long heartbeat = System.nanoTime();
+    /** The queue that ran last on this thread: a late-delivered fault is charged to it. */
+    private QueueBinding current;
+    private long idleSince = System.nanoTime();
+    private long busyStart = idleSince;
 
     public Poller(String name, long pollMicros) {
         this.name = name;
@@ -47,6 +68,7 @@ public final class Poller implements AutoCloseable {
         thread.start();
     }
 
+    @Override
     public String name() {
         return name;
     }
@@ -97,7 +119,8 @@ public final class Poller implements AutoCloseable {
         return submit(() -> binding.queue.logTo(log, usedRingLogAddr));
     }
 
-    private void remove(QueueBinding binding) {
+    /** Detaches {@code binding} if attached (true), after draining and publishing what it still has. */
+    private boolean remove(QueueBinding binding) {
         int at = -1;
         for (int i = 0; i < bindings.length; i++) {
             if (bindings[i] == binding) {
@@ -105,26 +128,36 @@ public final class Poller implements AutoCloseable {
             }
         }
         if (at < 0) {
-            return;
+            return false;
         }
         QueueBinding[] next = new QueueBinding[bindings.length - 1];
         System.arraycopy(bindings, 0, next, 0, at);
         System.arraycopy(bindings, at + 1, next, at, bindings.length - at - 1);
         bindings = next;
-        if (binding.kickFd >= 0) {
-            epoll.remove(binding.kickFd);
-        }
-        if (binding.handler.completionFd() >= 0) {
-            epoll.remove(binding.handler.completionFd());
-        }
         try {
+            if (binding.kickFd >= 0) {
+                epoll.remove(binding.kickFd);
+            }
+            if (binding.handler.completionFd() >= 0) {
+                epoll.remove(binding.handler.completionFd());
+            }
             binding.handler.drain();
             publish(binding);
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, name + ": queue " + binding.queueIndex + " could not be drained cleanly", e);
+        } catch (Throwable e) {
+            if (MemoryFaults.isFault(e) || e instanceof QueueBrokenException) {
+                LOG.log(Level.WARNING, name + ": queue " + binding.queueIndex + " could not be drained cleanly: "
+                        + e.getMessage());
+            } else {
+                LOG.log(Level.WARNING, name + ": queue " + binding.queueIndex + " could not be drained cleanly", e);
+            }
         } finally {
-            binding.handler.close();
+            try {
+                binding.handler.close();
+            } catch (Throwable e) {
+                LOG.log(Level.WARNING, name + ": closing queue " + binding.queueIndex + "'s handler failed", e);
+            }
         }
+        return true;
     }
 
     private CompletableFuture<Void> submit(Runnable command) {
@@ -157,90 +190,156 @@ public final class Poller implements AutoCloseable {
         }
     }
 
+    /**
+     * Liveness for health checks: stalled while one pass of the loop (or one command) has been
+     * running longer than a health check allows; idle while blocked in epoll_wait for kicks.
+     */
+    @Override
+    public long stalledNanos(long nowNanos) {
+        if (!thread.isAlive()) {
+            return running ? Long.MAX_VALUE : 0;
+        }
+        long beat = (long) HEARTBEAT.getOpaque(this);
+        return beat == BLOCKED ? 0 : Math.max(0, nowNanos - beat);
+    }
+
+    private void beat(long nowNanos) {
+        // Opaque: health checks need the value eventually, not ordered with anything else.
+        HEARTBEAT.setOpaque(this, nowNanos == BLOCKED ? nowNanos + 1 : nowNanos);
+    }
+
+    /**
+     * Runs passes until stopped. Nothing a queue does ends this thread: a Throwable (a corrupt ring,
+     * a fault in front-end memory surfacing as InternalError, a handler bug) stops only the queue it
+     * came from, whose session is then closed; everything else goes on being served.
+     */
     private void loop() {
         EventFd local = new EventFd();
-        long idleSince = System.nanoTime();
-        long busyStart = idleSince;
         while (running) {
-            runCommands();
-            QueueBinding[] bs = bindings;
-            int work = 0;
-            boolean anyPolling = false;
-            for (QueueBinding b : bs) {
-                int w;
-                try {
-                    w = b.handler.doWork();
-                    publish(b);
-                } catch (RuntimeException e) {
-                    broken(b, e);
-                    continue;
-                }
-                b.stats.pollIteration(w > 0);
-                work += w;
-                anyPolling |= b.kickFd < 0;
-            }
-            if (work > 0) {
-                idleSince = 0;
-                continue;
-            }
-            long now = System.nanoTime();
-            if (idleSince == 0) {
-                idleSince = now;
-            }
-            if (now - idleSince < pollNanos || (anyPolling && bs.length > 0)) {
-                Thread.onSpinWait();
-                if (anyPolling && now - idleSince >= pollNanos) {
-                    Thread.yield();
-                }
-                continue;
-            }
-            // Arm notifications, then re-check: a request published between our last look and the
-            // arming would otherwise wait for a kick the guest will not send.
-            boolean pending = false;
-            for (QueueBinding b : bs) {
-                pending |= b.queue.enableNotifications();
-            }
-            if (pending) {
-                for (QueueBinding b : bs) {
-                    b.queue.disableNotifications();
+            try {
+                pass(local);
+            } catch (Throwable t) {
+                // A fault is reported a little after the access that caused it, possibly outside the
+                // try around that queue's work: it belongs to the queue that ran last.
+                QueueBinding b = current;
+                if (b != null && attached(b)) {
+                    broken(b, t);
+                } else {
+                    LOG.log(Level.ERROR, name + ": unexpected failure outside any queue; the poller goes on", t);
                 }
                 idleSince = 0;
-                continue;
             }
-            int n = epoll.await(-1);
-            long woke = System.nanoTime();
-            if (bs.length > 0) {
-                bs[0].stats.pollerTime(now - busyStart, woke - now);
-            }
-            busyStart = woke;
-            for (int i = 0; i < n; i++) {
-                long token = epoll.token(i);
-                if (token == TOKEN_CONTROL) {
-                    local.drain(controlFd);
-                    continue;
-                }
-                int q = (int) token;
-                boolean completion = (token >>> 32) != 0;
-                for (QueueBinding b : bs) {
-                    if (b.queueIndex == q) {
-                        if (completion) {
-                            b.handler.completionSignalled();
-                        } else {
-                            b.stats.kicks(local.drain(b.kickFd));
-                        }
-                    }
-                }
-            }
-            for (QueueBinding b : bs) {
-                b.queue.disableNotifications();
-            }
-            idleSince = 0;
         }
         // Stopped: drain what is still attached so no acknowledged request is lost.
-        runCommands();
+        try {
+            runCommands();
+        } catch (Throwable t) {
+            LOG.log(Level.ERROR, name + ": a command failed while stopping", t);
+        }
         for (QueueBinding b : bindings) {
             remove(b);
         }
+    }
+
+    private void pass(EventFd local) {
+        beat(System.nanoTime());
+        runCommands();
+        QueueBinding[] bs = bindings;
+        int work = 0;
+        boolean anyPolling = false;
+        for (QueueBinding b : bs) {
+            current = b;
+            int w;
+            try {
+                w = b.handler.doWork();
+                publish(b);
+            } catch (Throwable t) {
+                broken(b, t);
+                continue;
+            }
+            b.stats.pollIteration(w > 0);
+            work += w;
+            anyPolling |= b.kickFd < 0;
+        }
+        if (work > 0) {
+            idleSince = 0;
+            return;
+        }
+        long now = System.nanoTime();
+        if (idleSince == 0) {
+            idleSince = now;
+        }
+        bs = bindings;
+        if (now - idleSince < pollNanos || (anyPolling && bs.length > 0)) {
+            Thread.onSpinWait();
+            if (anyPolling && now - idleSince >= pollNanos) {
+                Thread.yield();
+            }
+            return;
+        }
+        // Arm notifications, then re-check: a request published between our last look and the
+        // arming would otherwise wait for a kick the guest will not send.
+        boolean pending = false;
+        for (QueueBinding b : bs) {
+            current = b;
+            pending |= b.queue.enableNotifications();
+        }
+        if (pending) {
+            disableNotifications();
+            idleSince = 0;
+            return;
+        }
+        HEARTBEAT.setOpaque(this, BLOCKED);
+        int n = epoll.await(-1);
+        long woke = System.nanoTime();
+        beat(woke);
+        if (bs.length > 0) {
+            bs[0].stats.pollerTime(now - busyStart, woke - now);
+        }
+        busyStart = woke;
+        for (int i = 0; i < n; i++) {
+            long token = epoll.token(i);
+            if (token == TOKEN_CONTROL) {
+                local.drain(controlFd);
+                continue;
+            }
+            int q = (int) token;
+            boolean completion = (token >>> 32) != 0;
+            int events = epoll.events(i);
+            for (QueueBinding b : bs) {
+                if (b.queueIndex != q || !attached(b)) {
+                    continue;
+                }
+                current = b;
+                if (completion) {
+                    b.handler.completionSignalled();
+                } else if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0) {
+                    broken(b, new RingEndedException("its kick fd reported "
+                            + ((events & Epoll.EPOLLERR) != 0 ? "an error" : "a hang-up")
+                            + " (the front-end closed the other end), so no kick can arrive any more"));
+                } else {
+                    b.stats.kicks(local.drain(b.kickFd));
+                }
+            }
+        }
+        disableNotifications();
+        idleSince = 0;
+    }
+
+    private void disableNotifications() {
+        for (QueueBinding b : bindings) {
+            current = b;
+            b.queue.disableNotifications();
+        }
+    }
+
+    private boolean attached(QueueBinding b) {
+        for (QueueBinding x : bindings) {
+            if (x == b) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private final EventFd notifier = new EventFd();
@@ -250,6 +349,8 @@ public final class Poller implements AutoCloseable {
         if (b.queue.publishUsed()) {
             int fd = b.callFd;
             if (fd >= 0) {
+                // The call fd is non-blocking (the engine made it so): EAGAIN means the counter is
+                // full, i.e. a notification is already pending, and is ignored.
                 notifier.signal(fd);
                 b.stats.notificationSent();
             }
@@ -258,21 +359,30 @@ public final class Poller implements AutoCloseable {
         }
     }
 
-    private void broken(QueueBinding b, RuntimeException e) {
+    private void broken(QueueBinding b, Throwable e) {
+        if (!remove(b)) {
+            return; // already stopped by an earlier failure: its session has been told
+        }
         if (e instanceof QueueBrokenException) {
             LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage()
                     + ". The guest driver wrote an invalid ring; the front-end connection will be closed.");
         } else if (e instanceof DirtyLogException) {
             LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage() + ". A migration"
                     + " in progress would copy stale guest memory, so the front-end connection will be closed.");
+        } else if (MemoryFaults.isFault(e)) {
+            LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: an access to front-end shared memory"
+                    + " faulted (the front-end shrank or unmapped it); the front-end connection will be closed.");
+        } else if (e instanceof RingEndedException) {
+            LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage()
+                    + "; the front-end connection will be closed.");
         } else {
             LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped by an internal error in vhostd;"
                     + " the front-end connection will be closed so QEMU can reconnect. Please report this.", e);
         }
         try {
-            remove(b);
-        } finally {
             b.onBroken.broken(b.queueIndex, e);
+        } catch (Throwable t) {
+            LOG.log(Level.ERROR, name + ": reporting the stopped queue " + b.queueIndex + " failed", t);
         }
     }
 

@@ -24,6 +24,11 @@ public final class PollerGroup implements AutoCloseable {
         return List.copyOf(pollers);
     }
 
+    /** Every poller as a health check sees it (see {@link Liveness}). */
+    public List<Liveness> liveness() {
+        return List.copyOf(pollers);
+    }
+
     @Override
     public void close() {
         for (Poller p : pollers) {

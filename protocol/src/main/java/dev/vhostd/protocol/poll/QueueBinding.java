@@ -41,7 +41,12 @@ public final class QueueBinding {
 
     @FunctionalInterface
     public interface BrokenListener {
-        /** Called on the poller thread after the queue was detached because of {@code cause}. */
-        void broken(int queueIndex, RuntimeException cause);
+        /**
+         * Called on the poller thread after the queue was detached because of {@code cause}: a
+         * {@link dev.vhostd.protocol.virtq.QueueBrokenException} for an invalid ring, a fault in
+         * front-end memory ({@link dev.vhostd.protocol.memory.MemoryFaults#isFault}), or anything
+         * else a handler threw.
+         */
+        void broken(int queueIndex, Throwable cause);
     }
 }

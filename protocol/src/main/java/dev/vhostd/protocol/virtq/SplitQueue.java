@@ -70,6 +70,13 @@ public final class SplitQueue {
     private int shadowUsed;
     /** Used idx as last published to the driver (u16). */
     private int publishedUsed;
+    /**
+     * Heads popped and not yet returned through a published used idx. A driver can have at most
+     * Queue Size buffers outstanding (each holds a descriptor), so a pop beyond that means it re-posted
+     * heads the device still holds; without this limit such a guest would make the device add more
+     * than Queue Size used elements before a publish.
+     */
+    private int outstanding;
     private String broken;
     /** Inflight tracking for crash recovery (INFLIGHT_SHMFD), or null. */
     private InflightLog inflight;
@@ -278,6 +285,7 @@ public final class SplitQueue {
             throw new QueueBrokenException(broken);
         }
         if (inflight != null && inflight.resubmitPending() > 0) {
+            checkOutstanding();
             int head = inflight.nextResubmit();
             inflight.popped(head);
             walk(head, out);
@@ -301,6 +309,7 @@ public final class SplitQueue {
         if (pending == 0) {
             return false;
         }
+        checkOutstanding();
         int head = Short.toUnsignedInt(avail.get(LE16, RING_ENTRIES + 2L * (nextAvail & mask)));
         // Limit: a head is a descriptor table index, below Queue Size (section 2.7.5). With a head out of
         // range there is no id we could complete in the used ring, so the queue cannot go on.
@@ -314,6 +323,17 @@ public final class SplitQueue {
         }
         walk(head, out);
         return true;
+    }
+
+    /** Counts the head about to be popped; refuses one beyond the Queue Size a driver can have outstanding. */
+    private void checkOutstanding() {
+        // Limit: at most Queue Size buffers in use by the device at once (section 2.7.6: the driver
+        // reuses a head only after the device returned it in the used ring).
+        if (outstanding >= size) {
+            throw breakQueue("the driver made a buffer available while all " + size + " of the queue's buffers"
+                    + " were still with the device (it re-posted heads before they were returned as used)");
+        }
+        outstanding++;
     }
 
     private QueueBrokenException breakQueue(String reason) {
@@ -449,6 +469,7 @@ public final class SplitQueue {
         if (dirtyLog != null && usedLogAddr != -1) {
             logUsedElements(old, now);
         }
+        outstanding = Math.max(0, outstanding - ((now - old) & 0xFFFF));
         if (inflight != null) {
             inflight.published(now);
         }

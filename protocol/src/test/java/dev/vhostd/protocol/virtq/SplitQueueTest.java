@@ -65,6 +65,47 @@ class SplitQueueTest {
         assertEquals(8, dq.freeDescriptors());
     }
 
+    /**
+     * Issue 10 item 7: a driver that offers heads again before the device returned them made the device
+     * add more than Queue Size used elements before a publish, an IllegalStateException reported as an
+     * internal error. It is invalid guest input: the queue breaks (the session closes), nothing else.
+     */
+    @Test
+    void aDriverThatRepostsHeadsTheDeviceStillHoldsBreaksTheQueue() {
+        FakeDriverQueue dq = driver.addQueue(4);
+        SplitQueue q = dq.deviceQueue(false);
+        DescriptorChain c = new DescriptorChain(4);
+        int[] heads = new int[4];
+        for (int i = 0; i < 4; i++) {
+            heads[i] = dq.addChain(list(driver.buffer(16)), list(driver.buffer(1)), false);
+        }
+        // Legitimate: pop all, return all, the driver reuses them once it saw them used.
+        for (int i = 0; i < 4; i++) {
+            assertTrue(q.pop(c));
+            q.addUsed(c.head(), 1);
+        }
+        q.publishUsed();
+        for (int i = 0; i < 4; i++) {
+            dq.offer(heads[i]);
+        }
+        dq.publishAvail();
+        for (int i = 0; i < 4; i++) {
+            assertTrue(q.pop(c), "heads returned through the used ring may be offered again");
+            q.addUsed(c.head(), 1);
+        }
+        // Hostile: nothing published since, so every head is still with the device, yet it offers them again.
+        for (int i = 0; i < 4; i++) {
+            dq.offer(heads[i]);
+        }
+        dq.publishAvail();
+        QueueBrokenException e = assertThrows(QueueBrokenException.class, () -> q.pop(c));
+        assertTrue(e.getMessage().contains("re-posted"), e.getMessage());
+        assertTrue(q.isBroken());
+        // What was added before stays publishable (the poller publishes it when it stops the queue).
+        q.publishUsed();
+        assertEquals(8, dq.usedIdx());
+    }
+
     @Test
     void popsAnIndirectChainAndAMixedOne() {
         FakeDriverQueue dq = driver.addQueue(4);

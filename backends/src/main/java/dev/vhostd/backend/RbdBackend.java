@@ -1,0 +1,400 @@
+package dev.vhostd.backend;
+
+import dev.vhostd.sys.Errno;
+import dev.vhostd.sys.ErrnoException;
+import dev.vhostd.sys.EventFd;
+import dev.vhostd.sys.Libc;
+import dev.vhostd.sys.Librbd;
+
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A Ceph RBD image through librbd: {@code rbd:POOL/IMAGE[@SNAP][,options]}. One cluster connection
+ * and one open image per backend; each queue submits with rbd_aio_readv/rbd_aio_writev straight
+ * from guest memory (no copy, librbd's own cache is switched off) and collects completions with
+ * rbd_poll_io_events after the image's eventfd fires, so librbd never calls into Java.
+ *
+ * <p>A writable image with the exclusive-lock feature is locked at open with rbd_lock_acquire: this
+ * client keeps the lock and does not hand it over when another client asks, so a second vhostd on
+ * the same image fails to start instead of the two taking turns writing. A lock left by a vhostd
+ * that died is broken once the cluster has noticed the death (its watch expired,
+ * osd_client_watch_timeout, 30 s by default); open waits up to lock_timeout for that.
+ */
+public final class RbdBackend implements BlockBackend {
+    private static final System.Logger LOG = System.getLogger("dev.vhostd.backend");
+
+    private final RbdSpec spec;
+    private final long cluster;
+    private final long ioctx;
+    private final long image;
+    private final int eventFd;
+    private final int blockSize;
+    private final boolean readOnly;
+    private final long objectSize;
+    private volatile long capacity;
+    private volatile LatencyRecorder latency = LatencyRecorder.NONE;
+    /** Queues by id, for handing a completion to the queue that submitted it. */
+    private volatile RbdQueue[] queues = new RbdQueue[0];
+    /** Requests submitted to librbd and not yet polled back, over all queues. */
+    final AtomicInteger outstanding = new AtomicInteger();
+    private boolean closed;
+
+    private RbdBackend(RbdSpec spec, long cluster, long ioctx, long image, int eventFd, int blockSize, boolean readOnly,
+            long objectSize, long capacity) {
+        this.spec = spec;
+        this.cluster = cluster;
+        this.ioctx = ioctx;
+        this.image = image;
+        this.eventFd = eventFd;
+        this.blockSize = blockSize;
+        this.readOnly = readOnly;
+        this.objectSize = objectSize;
+        this.capacity = capacity;
+    }
+
+    static RbdBackend open(String rest, BackendOptions options) {
+        RbdSpec spec = RbdSpec.parse(rest);
+        if (options.direct()) {
+            throw new BackendOpenException("the direct option applies to file: backends only, not rbd:"
+                    + " (librbd's cache is always off)");
+        }
+        if (options.size() != 0) {
+            throw new BackendOpenException("rbd: takes its size from the image; drop --size (create or grow the image"
+                    + " with 'rbd create --size' or 'rbd resize')");
+        }
+        try {
+            Librbd.load();
+        } catch (UnsatisfiedLinkError e) {
+            throw new BackendOpenException(e.getMessage(), e);
+        }
+        if (!Files.isReadable(Path.of(spec.conf()))) {
+            throw new BackendOpenException("rbd:" + spec.imageSpec() + ": Ceph configuration " + spec.conf()
+                    + " is missing or unreadable; give conf=PATH");
+        }
+        String who = "client." + spec.id();
+        long cluster = Librbd.radosCreate(spec.cluster(), who);
+        long ioctx = 0;
+        long image = 0;
+        int efd = -1;
+        boolean ok = false;
+        try {
+            Librbd.radosConfReadFile(cluster, spec.conf());
+            if (spec.keyring() != null) {
+                Librbd.radosConfSet(cluster, "keyring", spec.keyring());
+            }
+            String connect = Integer.toString(spec.connectTimeout());
+            Librbd.radosConfSet(cluster, "client_mount_timeout", connect);
+            Librbd.radosConfSet(cluster, "rados_mon_op_timeout", connect);
+            Librbd.radosConfSet(cluster, "rados_osd_op_timeout", Integer.toString(spec.ioTimeout()));
+            // Requests go straight between guest memory and the cluster: no cache to copy into, and
+            // an acknowledged write is on the OSDs, not in this process.
+            Librbd.radosConfSet(cluster, "rbd_cache", "false");
+            int r = Librbd.radosConnect(cluster);
+            if (r < 0) {
+                throw new BackendOpenException(connectError(spec, who, -r));
+            }
+            long[] out = new long[1];
+            r = Librbd.radosIoctxCreate(cluster, spec.pool(), out);
+            if (r < 0) {
+                throw new BackendOpenException(r == -Errno.ENOENT
+                        ? "rbd:" + spec.imageSpec() + ": pool '" + spec.pool() + "' does not exist ('ceph osd pool ls'"
+                                + " lists the pools; create it with 'ceph osd pool create' and 'rbd pool init')"
+                        : "rbd:" + spec.imageSpec() + ": cannot use pool '" + spec.pool() + "': " + errno(-r));
+            }
+            ioctx = out[0];
+            if (spec.namespace() != null) {
+                Librbd.radosIoctxSetNamespace(ioctx, spec.namespace());
+            }
+            boolean ro = options.readOnly() || spec.snapshot() != null;
+            r = Librbd.rbdOpen(ioctx, spec.image(), spec.snapshot(), ro, out);
+            if (r < 0) {
+                throw new BackendOpenException(openError(spec, who, -r));
+            }
+            image = out[0];
+            if (!ro && (Librbd.rbdGetFeatures(image) & Librbd.FEATURE_EXCLUSIVE_LOCK) != 0) {
+                acquireLock(spec, image);
+            }
+            long size = Librbd.rbdGetSize(image);
+            int bs = options.logicalBlockSize() == 0 ? 512 : options.logicalBlockSize();
+            long usable = size - size % bs;
+            if (usable == 0) {
+                throw new BackendOpenException("rbd:" + spec.imageSpec() + " is " + size + " bytes, smaller than one block of "
+                        + bs + " bytes; grow it with 'rbd resize'");
+            }
+            if (usable != size) {
+                LOG.log(Level.WARNING, "rbd:" + spec.imageSpec() + " is " + size + " bytes, not a multiple of the "
+                        + bs + "-byte block; the guest sees " + usable);
+            }
+            long objectSize = Librbd.rbdObjectSize(image);
+            efd = EventFd.create();
+            Librbd.rbdSetImageNotification(image, efd);
+            RbdBackend b = new RbdBackend(spec, cluster, ioctx, image, efd, bs, ro, objectSize, usable);
+            ok = true;
+            LOG.log(Level.INFO, () -> b.describe() + ": " + usable + " bytes, " + objectSize + "-byte objects");
+            return b;
+        } catch (ErrnoException e) {
+            throw new BackendOpenException("rbd:" + spec.imageSpec() + ": " + e.getMessage(), e);
+        } finally {
+            if (!ok) {
+                if (efd >= 0) {
+                    Libc.close(efd);
+                }
+                if (image != 0) {
+                    Librbd.rbdClose(image);
+                }
+                if (ioctx != 0) {
+                    Librbd.radosIoctxDestroy(ioctx);
+                }
+                Librbd.radosShutdown(cluster);
+            }
+        }
+    }
+
+    private static String connectError(RbdSpec spec, String who, int errno) {
+        String at = "rbd:" + spec.imageSpec() + ": ";
+        if (errno == Errno.ETIMEDOUT) {
+            return at + "the Ceph cluster is unreachable: no monitor answered within " + spec.connectTimeout()
+                    + " s (mon_host in " + spec.conf() + "); check that the monitors run and this host reaches them,"
+                    + " or raise connect_timeout=";
+        }
+        if (errno == Errno.EACCES || errno == Errno.EPERM) {
+            return at + "permission denied: the cluster refused " + who + "; check id= and keyring= (the key and"
+                    + " its caps: 'ceph auth get " + who + "')";
+        }
+        if (errno == Errno.ENOENT) {
+            return at + "no key for " + who + ": give keyring=PATH or set keyring in " + spec.conf();
+        }
+        return at + "cannot connect to the Ceph cluster as " + who + " with " + spec.conf() + ": " + errno(errno);
+    }
+
+    private static String openError(RbdSpec spec, String who, int errno) {
+        String at = "rbd:" + spec.imageSpec() + ": ";
+        if (errno == Errno.ENOENT) {
+            return at + (spec.snapshot() == null
+                    ? "image '" + spec.image() + "' does not exist in pool '" + spec.pool() + "'"
+                    + (spec.namespace() == null ? "" : " namespace '" + spec.namespace() + "'")
+                    + " ('rbd ls " + spec.pool() + "' lists the images; create one with 'rbd create --size')"
+                    : "image '" + spec.image() + "' or its snapshot '" + spec.snapshot() + "' does not exist"
+                    + " ('rbd snap ls " + spec.pool() + "/" + spec.image() + "')");
+        }
+        if (errno == Errno.EACCES || errno == Errno.EPERM) {
+            return at + "permission denied: " + who + " may not open this image; check its caps"
+                    + " ('ceph auth get " + who + "': it needs 'profile rbd' on pool " + spec.pool() + ")";
+        }
+        if (errno == Errno.ETIMEDOUT) {
+            return at + "the cluster did not answer within " + spec.ioTimeout() + " s while opening the image"
+                    + " (are the OSDs up? 'ceph osd stat')";
+        }
+        return at + "cannot open the image: " + errno(errno);
+    }
+
+    /**
+     * Takes the exclusive lock and keeps it. A live owner refuses (-EROFS); a dead one's lock is
+     * broken by librbd once the OSD dropped its watch, so a restart after a crash retries for a while.
+     */
+    private static void acquireLock(RbdSpec spec, long image) {
+        long deadline = System.nanoTime() + spec.lockTimeout() * 1_000_000_000L;
+        boolean logged = false;
+        while (true) {
+            int r = Librbd.rbdLockAcquireExclusive(image);
+            if (r == 0) {
+                if (logged) {
+                    LOG.log(Level.INFO, "rbd:" + spec.imageSpec() + ": took over the exclusive lock");
+                }
+                return;
+            }
+            boolean busy = r == -Errno.EROFS || r == -Errno.EBUSY || r == -Errno.EAGAIN;
+            if (!busy || System.nanoTime() - deadline > 0) {
+                throw new BackendOpenException("rbd:" + spec.imageSpec() + ": " + (busy
+                        ? "another client holds the image's exclusive lock (another vhostd or VM serving it?);"
+                        + " 'rbd lock ls " + spec.pool() + "/" + spec.image() + "' and 'rbd status' show who."
+                        + " Stop it first; a crashed owner's lock is released once its watch expires"
+                        + " (osd_client_watch_timeout), give lock_timeout= longer than that"
+                        : "cannot take the exclusive lock: " + errno(-r)));
+            }
+            if (!logged) {
+                logged = true;
+                LOG.log(Level.WARNING, "rbd:" + spec.imageSpec() + ": the exclusive lock is held by another client;"
+                        + " waiting up to " + spec.lockTimeout() + " s for it (a vhostd that crashed holds it until"
+                        + " the cluster notices, osd_client_watch_timeout)");
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new BackendOpenException("interrupted while waiting for the exclusive lock of rbd:"
+                        + spec.imageSpec(), e);
+            }
+        }
+    }
+
+    private static String errno(int errno) {
+        return Errno.name(errno) + " (errno " + errno + ")";
+    }
+
+    long image() {
+        return image;
+    }
+
+    int imageEventFd() {
+        return eventFd;
+    }
+
+    LatencyRecorder latencyRecorder() {
+        return latency;
+    }
+
+    @Override
+    public void latencyRecorder(LatencyRecorder recorder) {
+        this.latency = recorder == null ? LatencyRecorder.NONE : recorder;
+    }
+
+    @Override
+    public boolean recordsLatency() {
+        return true;
+    }
+
+    @Override
+    public long capacity() {
+        return capacity;
+    }
+
+    @Override
+    public int blockSize() {
+        return blockSize;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean supportsDiscard() {
+        return !readOnly;
+    }
+
+    /** librbd skips the parts of a discard that do not cover whole objects (rbd_skip_partial_discard). */
+    @Override
+    public boolean discardZeroes() {
+        return false;
+    }
+
+    @Override
+    public boolean supportsWriteZeroes() {
+        return !readOnly;
+    }
+
+    /** With librbd's cache off, an acknowledged write is on the OSDs. */
+    @Override
+    public boolean hasVolatileCache() {
+        return false;
+    }
+
+    @Override
+    public long optimalIoBytes() {
+        return objectSize;
+    }
+
+    @Override
+    public String describe() {
+        return "rbd:" + spec.imageSpec() + (readOnly ? " (read-only)" : "");
+    }
+
+    @Override
+    public synchronized long resize(long newSize) throws java.io.IOException {
+        if (closed) {
+            throw new IllegalStateException(describe() + " is closed");
+        }
+        if (newSize < 0) {
+            throw new IllegalArgumentException("size must not be negative: " + newSize);
+        }
+        if (newSize == 0) {
+            long size = Librbd.rbdGetSize(image);
+            long usable = size - size % blockSize;
+            if (usable < capacity) {
+                throw new java.io.IOException(describe() + " shrank to " + size + " bytes outside vhostd (from "
+                        + capacity + "); the guest would lose data past the new end. Grow it back with 'rbd resize'");
+            }
+            capacity = usable;
+            return usable;
+        }
+        if (readOnly) {
+            throw new UnsupportedOperationException(describe() + " is read-only; a snapshot cannot be resized");
+        }
+        if (newSize % blockSize != 0) {
+            throw new IllegalArgumentException("size " + newSize + " is not a multiple of the block size " + blockSize);
+        }
+        if (newSize < capacity) {
+            throw new IllegalArgumentException("size " + newSize + " is below the current " + capacity
+                    + "; shrinking would cut off the guest's data");
+        }
+        int r = Librbd.rbdResize(image, newSize);
+        if (r < 0) {
+            throw new java.io.IOException(describe() + ": rbd_resize to " + newSize + " failed: " + errno(-r));
+        }
+        capacity = newSize;
+        return newSize;
+    }
+
+    @Override
+    public synchronized BackendQueue openQueue() {
+        if (closed) {
+            throw new IllegalStateException(describe() + " is closed");
+        }
+        RbdQueue[] current = queues;
+        int id = 0;
+        while (id < current.length && current[id] != null) {
+            id++;
+        }
+        RbdQueue[] next = java.util.Arrays.copyOf(current, Math.max(current.length, id + 1));
+        RbdQueue q = new RbdQueue(this, id);
+        next[id] = q;
+        queues = next;
+        return q;
+    }
+
+    synchronized void queueClosed(RbdQueue q) {
+        RbdQueue[] next = queues.clone();
+        if (q.id() < next.length && next[q.id()] == q) {
+            next[q.id()] = null;
+        }
+        queues = next;
+    }
+
+    /** The queue with this id, or null if it closed. */
+    RbdQueue queue(int id) {
+        RbdQueue[] q = queues;
+        return id >= 0 && id < q.length ? q[id] : null;
+    }
+
+    /** Number of queues open now. */
+    int openQueues() {
+        int n = 0;
+        for (RbdQueue q : queues) {
+            if (q != null) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            Librbd.rbdClose(image);
+        } catch (ErrnoException e) {
+            LOG.log(Level.WARNING, describe() + ": closing the image failed: " + e.getMessage());
+        }
+        Libc.close(eventFd);
+        Librbd.radosIoctxDestroy(ioctx);
+        Librbd.radosShutdown(cluster);
+    }
+}

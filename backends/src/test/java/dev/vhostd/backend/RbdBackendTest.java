@@ -1,0 +1,254 @@
+package dev.vhostd.backend;
+
+import dev.vhostd.sys.Errno;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The backend contract on a real RBD image of a single-node Ceph cluster this class starts, plus
+ * what only RBD has: snapshots exported read-only, resize, the exclusive lock, the errors an operator
+ * sees, and requests failing in bounded time when the cluster goes away (the last test: it stops
+ * the OSD).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RbdBackendTest extends BlockBackendContract {
+    private static CephCluster ceph;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        ceph = CephCluster.start();
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        if (ceph != null) {
+            ceph.close();
+        }
+    }
+
+    private static String uri(String image, String options) {
+        return "rbd:rbd/" + image + ",conf=" + ceph.conf() + (options.isEmpty() ? "" : "," + options);
+    }
+
+    private static String newImage(long size) throws Exception {
+        String name = ceph.newImageName("contract");
+        ceph.rbd("create", "--size", Long.toString(size >> 20) + "M", "rbd/" + name);
+        return name;
+    }
+
+    @Override
+    protected BlockBackend openBackend(Path dir) throws IOException {
+        try {
+            return Backends.open(uri(newImage(CAPACITY), ""), BackendOptions.defaults());
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    @Override
+    protected boolean completesAsynchronously() {
+        return true;
+    }
+
+    @Test
+    void configComesFromTheImage() {
+        assertEquals(4L << 20, backend.optimalIoBytes(), "opt_io_size is the object size (order 22)");
+        assertTrue(backend.supportsDiscard());
+        assertTrue(backend.supportsWriteZeroes());
+        assertFalse(backend.hasVolatileCache(), "librbd's cache is off: an acknowledged write is on the OSD");
+        assertTrue(backend.describe().startsWith("rbd:rbd/contract-"), backend.describe());
+    }
+
+    @Test
+    void theClusterLatencyIsRecordedPerRequest() {
+        AtomicLong samples = new AtomicLong();
+        AtomicLong total = new AtomicLong();
+        backend.latencyRecorder(n -> {
+            samples.incrementAndGet();
+            total.addAndGet(n);
+        });
+        assertTrue(backend.recordsLatency());
+        for (int i = 0; i < 5; i++) {
+            assertEquals(0, run(data(IoOp.Type.WRITE, i * 4096L, patterned(4096, i))));
+        }
+        assertEquals(5, samples.get());
+        assertTrue(total.get() > 0);
+    }
+
+    @Test
+    void aSnapshotIsExportedReadOnlyWithItsOwnContent() throws Exception {
+        String image = newImage(CAPACITY);
+        try (BlockBackend head = Backends.open(uri(image, ""), BackendOptions.defaults());
+             BackendQueue q = head.openQueue()) {
+            queueRun(q, data(IoOp.Type.WRITE, 0, patterned(8192, 41)));
+            ceph.rbd("snap", "create", "rbd/" + image + "@before");
+            queueRun(q, data(IoOp.Type.WRITE, 0, patterned(8192, 42)));
+        }
+        try (BlockBackend snap = Backends.open(uri(image + "@before", ""), BackendOptions.defaults());
+             BackendQueue q = snap.openQueue()) {
+            assertTrue(snap.readOnly(), "a snapshot is read-only");
+            assertFalse(snap.supportsDiscard());
+            assertTrue(snap.describe().contains("@before"), snap.describe());
+            MemorySegment buf = arena.allocate(8192, 4096);
+            assertEquals(0, queueRun(q, data(IoOp.Type.READ, 0, buf)));
+            assertContent(buf, 0, off -> pattern(41, off));
+            assertEquals(-Errno.EROFS, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 1))));
+            assertEquals(-Errno.EROFS, queueRun(q, range(IoOp.Type.DISCARD, 0, 4096, true)));
+        }
+        BackendOpenException e = assertThrows(BackendOpenException.class,
+                () -> Backends.open(uri(image + "@nosuch", ""), BackendOptions.defaults()));
+        assertTrue(e.getMessage().contains("snapshot 'nosuch' does not exist"), e.getMessage());
+    }
+
+    @Test
+    void resizeGrowsTheImageAndPicksUpGrowthFromOutside() throws Exception {
+        assertEquals(16L << 20, backend.resize(16L << 20));
+        assertEquals(16L << 20, backend.capacity());
+        assertTrue(ceph.rbd("info", "--format", "json", imageOf(backend)).contains("\"size\":16777216"));
+        // The new end is usable at once.
+        long last = (16L << 20) - 4096;
+        assertEquals(0, run(data(IoOp.Type.WRITE, last, patterned(4096, 7))));
+        assertContent(read(last, 4096), last, off -> pattern(7, off - last));
+
+        ceph.rbd("resize", "--size", "32M", imageOf(backend));
+        assertEquals(16L << 20, backend.capacity(), "growth outside is taken only when asked");
+        assertEquals(32L << 20, backend.resize(0));
+        assertEquals(32L << 20, backend.capacity());
+
+        assertThrows(IllegalArgumentException.class, () -> backend.resize(8L << 20), "shrinking is refused");
+        assertThrows(IllegalArgumentException.class, () -> backend.resize((40L << 20) + 100), "unaligned size");
+        assertEquals(32L << 20, backend.capacity());
+    }
+
+    private static String imageOf(BlockBackend b) {
+        String d = b.describe();
+        return d.substring("rbd:".length()).split(" ")[0];
+    }
+
+    @Test
+    void aSecondClientCannotOpenAnImageWhoseLockIsHeld() throws Exception {
+        // The contract's backend holds the lock of its image since open, even before any write.
+        BackendOpenException e = assertThrows(BackendOpenException.class,
+                () -> Backends.open(uri(imageOf(backend).substring("rbd/".length()), "lock_timeout=2"),
+                        BackendOptions.defaults()));
+        assertTrue(e.getMessage().contains("another client holds the image's exclusive lock"), e.getMessage());
+        // The owner keeps working.
+        assertEquals(0, run(data(IoOp.Type.WRITE, 0, patterned(4096, 3))));
+        // Read-only openers need no lock.
+        try (BlockBackend ro = Backends.open(uri(imageOf(backend).substring("rbd/".length()), ""),
+                BackendOptions.defaults().withReadOnly(true))) {
+            assertTrue(ro.readOnly());
+        }
+    }
+
+    @Test
+    void operatorErrorsSayWhatIsWrong() throws Exception {
+        BackendOpenException noImage = assertThrows(BackendOpenException.class,
+                () -> Backends.open(uri("nosuch", ""), BackendOptions.defaults()));
+        assertTrue(noImage.getMessage().contains("image 'nosuch' does not exist in pool 'rbd'"), noImage.getMessage());
+
+        BackendOpenException noPool = assertThrows(BackendOpenException.class,
+                () -> Backends.open("rbd:nopool/x,conf=" + ceph.conf(), BackendOptions.defaults()));
+        assertTrue(noPool.getMessage().contains("pool 'nopool' does not exist"), noPool.getMessage());
+
+        BackendOpenException noConf = assertThrows(BackendOpenException.class,
+                () -> Backends.open("rbd:rbd/x,conf=" + dir.resolve("missing.conf"), BackendOptions.defaults()));
+        assertTrue(noConf.getMessage().contains("missing.conf is missing or unreadable"), noConf.getMessage());
+
+        assertThrows(BackendOpenException.class, () -> Backends.open("rbd:justapool", BackendOptions.defaults()));
+        assertThrows(BackendOpenException.class, () -> Backends.open("rbd:rbd/x,bogus=1", BackendOptions.defaults()));
+        assertThrows(BackendOpenException.class,
+                () -> Backends.open("rbd:rbd/x,conf=" + ceph.conf(), BackendOptions.defaults().withSize(1 << 20)));
+    }
+
+    @Test
+    void anUnreachableClusterFailsWithinTheConnectTimeout() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        // Nothing listens on that port any more: a monitor that is down.
+        Path conf = dir.resolve("down.conf");
+        Files.writeString(conf, "[global]\nmon host = v2:127.0.0.1:" + port + "\nauth client required = none\n"
+                + "log file = " + dir.resolve("client.log") + "\n");
+        long start = System.nanoTime();
+        BackendOpenException e = assertThrows(BackendOpenException.class,
+                () -> Backends.open("rbd:rbd/x,conf=" + conf + ",connect_timeout=3", BackendOptions.defaults()));
+        long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+        assertTrue(e.getMessage().contains("the Ceph cluster is unreachable"), e.getMessage());
+        assertTrue(seconds < 20, "took " + seconds + " s with connect_timeout=3");
+    }
+
+    /** Last: it stops the cluster's OSD. */
+    @Test
+    @Order(Integer.MAX_VALUE)
+    void requestsFailWithinTheIoTimeoutWhenTheClusterGoesAway() throws Exception {
+        // Closed now, while the cluster still answers: closing releases the lock, a write.
+        queue.close();
+        backend.close();
+        queue = null;
+        backend = null;
+        String image = newImage(CAPACITY);
+        try (BlockBackend b = Backends.open(uri(image, "io_timeout=3"), BackendOptions.defaults());
+             BackendQueue q = b.openQueue()) {
+            assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 9))));
+            ceph.stopOsd();
+            long start = System.nanoTime();
+            List<IoOp> ops = new ArrayList<>();
+            ops.add(data(IoOp.Type.READ, 0, arena.allocate(4096, 4096)));
+            ops.add(data(IoOp.Type.WRITE, 1 << 20, patterned(4096, 10)));
+            for (IoOp op : ops) {
+                assertFalse(q.submit(op), "a request to a cluster without OSDs cannot finish at once");
+            }
+            List<IoOp> done = new ArrayList<>();
+            BackendQueue saved = queue;
+            queue = q;
+            try {
+                awaitCompletions(done, 2);
+            } finally {
+                queue = saved;
+            }
+            long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+            for (IoOp op : done) {
+                assertTrue(op.result() < 0, op.type() + " must fail, got " + op.result());
+            }
+            assertTrue(seconds < 25, "failed after " + seconds + " s with io_timeout=3 (default 30 s)");
+        }
+    }
+
+    /** Submits on {@code q} and waits for it, like {@link #run} does on the contract's queue. */
+    private int queueRun(BackendQueue q, IoOp op) {
+        if (q.submit(op)) {
+            return op.result();
+        }
+        List<IoOp> done = new ArrayList<>();
+        BackendQueue saved = queue;
+        queue = q;
+        try {
+            awaitCompletions(done, 1);
+        } finally {
+            queue = saved;
+        }
+        return op.result();
+    }
+}
