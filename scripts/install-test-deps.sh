@@ -21,6 +21,7 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  socat                # the control API test speaks to the socket the way the README shows
   ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
   ceph-osd
   ceph-common          # the ceph and rbd command-line tools

@@ -18,9 +18,13 @@
 #   --image DIR          image from prepare.sh (default: run prepare.sh, cached)
 #   --append ARGS        extra kernel command line arguments
 #   --quiet              do not copy the console to stdout while the guest runs
+#   --extra-socket PATH  one more vhost-user-blk-pci disk on another back-end socket (/dev/vdb,
+#                        /dev/vdc, ... in order); repeatable
+#   --root-ports N       a q35 machine with N free pcie-root-ports (rp1..rpN) for hot-plugging disks
+#   --qmp PATH           a QMP socket (server) at PATH, for chardev-add/device_add while the guest
+#                        runs, or to drive a live migration
 #   --qemu BIN           the QEMU system emulator to run (default qemu-system-x86_64 on PATH)
 #   --firmware DIR       QEMU's firmware directory (-L), for a QEMU installed outside /usr
-#   --qmp PATH           also serve QMP on this UNIX socket (for live migration and other control)
 #   --incoming URI       start as a live-migration destination (-incoming URI): the guest arrives
 #                        from a source QEMU started with the same options and does not boot itself
 # Exit status: the guest script's exit code (from its VHOSTD-GUEST-EXIT=<code> console line);
@@ -29,11 +33,12 @@
 # Always TCG: nested KVM on the CI machines hangs at boot.
 set -euo pipefail
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
 socket= script= queues=1 queue_size= device_opts= reconnect=0 mem=512M smp=2 timeout_s=120
-serial_log= image= append_extra= quiet=0 qemu=qemu-system-x86_64 firmware= qmp= incoming=
+serial_log= image= append_extra= quiet=0 root_ports=0 qmp= qemu=qemu-system-x86_64 firmware= incoming=
+extra_sockets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --socket) socket=${2:?--socket needs a path}; shift 2 ;;
@@ -49,9 +54,11 @@ while [ $# -gt 0 ]; do
     --image) image=${2:?--image needs a directory}; shift 2 ;;
     --append) append_extra=${2?--append needs arguments}; shift 2 ;;
     --quiet) quiet=1; shift ;;
+    --extra-socket) extra_sockets+=("${2:?--extra-socket needs a path}"); shift 2 ;;
+    --root-ports) root_ports=${2:?--root-ports needs a number}; shift 2 ;;
+    --qmp) qmp=${2:?--qmp needs a path}; shift 2 ;;
     --qemu) qemu=${2:?--qemu needs a binary}; shift 2 ;;
     --firmware) firmware=${2:?--firmware needs a directory}; shift 2 ;;
-    --qmp) qmp=${2:?--qmp needs a socket path}; shift 2 ;;
     --incoming) incoming=${2:?--incoming needs a URI}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
@@ -70,8 +77,13 @@ done
 # QEMU parses commas in -chardev/-object values as option separators.
 [[ "$socket" != *,* ]] || die "socket path must not contain a comma: $socket"
 [[ "$serial_log" != *,* ]] || die "serial log path must not contain a comma: $serial_log"
-[[ "$qmp" != *,* ]] || die "QMP socket path must not contain a comma: $qmp"
 [ -z "$firmware" ] || [ -d "$firmware" ] || die "firmware directory '$firmware' does not exist"
+[[ "$root_ports" =~ ^[0-9]+$ ]] || die "--root-ports must be a number, got '$root_ports'"
+[[ "$qmp" != *,* ]] || die "QMP path must not contain a comma: $qmp"
+for s in "${extra_sockets[@]}"; do
+  [[ "$s" != *,* ]] || die "socket path must not contain a comma: $s"
+  [ "$reconnect" -eq 1 ] || [ -S "$s" ] || die "no UNIX socket at $s; start the back end first"
+done
 if [ "$reconnect" -eq 0 ] && [ ! -S "$socket" ]; then
   echo "run.sh: error: no UNIX socket at $socket; start the back end first (or pass --reconnect to wait for it)" >&2
   exit 2
@@ -125,8 +137,24 @@ qemu_cmd=(
   -append "console=ttyS0 quiet panic=-1 rdinit=/init $append_extra"
 )
 [ -z "$firmware" ] || qemu_cmd+=(-L "$firmware")
-[ -z "$qmp" ] || qemu_cmd+=(-qmp "unix:$qmp,server=on,wait=off")
 [ -z "$incoming" ] || qemu_cmd+=(-incoming "$incoming")
+
+# More disks, each on its own socket, in the order given (the guest sees vdb, vdc, ...).
+i=1
+for s in "${extra_sockets[@]}"; do
+  c="socket,id=c$i,path=$s"
+  [ "$reconnect" -eq 0 ] || c+=",reconnect=1"
+  qemu_cmd+=(-chardev "$c" -device "vhost-user-blk-pci,chardev=c$i,num-queues=$queues")
+  i=$((i + 1))
+done
+if [ "$root_ports" -gt 0 ]; then
+  # q35 (PCIe): hot-plugging a disk needs a free root port, as on the machines orchestrators drive.
+  qemu_cmd+=(-machine q35)
+  for ((p = 1; p <= root_ports; p++)); do
+    qemu_cmd+=(-device "pcie-root-port,id=rp$p,bus=pcie.0,chassis=$p,slot=$p")
+  done
+fi
+[ -z "$qmp" ] || qemu_cmd+=(-qmp "unix:$qmp,server=on,wait=off")
 
 start=$(date +%s%N)
 timeout --kill-after=5 "$timeout_s" "${qemu_cmd[@]}" </dev/null >"$tmp/qemu.out" 2>&1 &

@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The vhostd command: a vhost-user block device backend. */
 @Command(name = "vhostd", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "vhost-user block storage daemon: serves a virtio-blk disk to QEMU over a UNIX socket.",
-        subcommands = {ServeCommand.class, dev.vhostd.daemon.bench.BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, dev.vhostd.daemon.ctl.CtlCommand.class, dev.vhostd.daemon.bench.BenchCommand.class,
+                dev.vhostd.daemon.bench.DensityCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -24,7 +25,8 @@ public final class Main implements Runnable {
     private static int operatorError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) throws Exception {
         if (e instanceof java.io.IOException || e instanceof IllegalArgumentException
                 || e instanceof IllegalStateException || e instanceof dev.vhostd.sys.ErrnoException
-                || e instanceof dev.vhostd.backend.BackendOpenException) {
+                || e instanceof dev.vhostd.backend.BackendOpenException
+                || e instanceof dev.vhostd.daemon.disk.DiskException) {
             cmd.getErr().println("vhostd: " + e.getMessage());
             return 1;
         }

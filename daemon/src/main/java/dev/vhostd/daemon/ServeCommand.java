@@ -3,20 +3,21 @@ package dev.vhostd.daemon;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 
-import dev.vhostd.backend.Aio;
-import dev.vhostd.backend.BackendOptions;
-import dev.vhostd.backend.Backends;
-import dev.vhostd.backend.BlockBackend;
 import dev.vhostd.backend.Sizes;
-import dev.vhostd.daemon.blk.BlkOptions;
-import dev.vhostd.daemon.blk.VirtioBlkDevice;
-import dev.vhostd.daemon.metrics.DeviceMetrics;
+import dev.vhostd.daemon.control.ControlApi;
+import dev.vhostd.daemon.control.ControlServer;
+import dev.vhostd.daemon.disk.ConfigFile;
+import dev.vhostd.daemon.disk.Disk;
+import dev.vhostd.daemon.disk.DiskRegistry;
+import dev.vhostd.daemon.disk.DiskRuntime;
+import dev.vhostd.daemon.disk.DiskSpec;
 import dev.vhostd.daemon.metrics.MetricsAddress;
 import dev.vhostd.daemon.metrics.MetricsAddressConverter;
 import dev.vhostd.daemon.metrics.MetricsServer;
@@ -25,12 +26,7 @@ import dev.vhostd.daemon.systemd.InheritedSockets;
 import dev.vhostd.daemon.systemd.ListenFds;
 import dev.vhostd.daemon.systemd.SdNotify;
 import dev.vhostd.daemon.systemd.Watchdog;
-import dev.vhostd.protocol.connection.VhostUserConnection;
-import dev.vhostd.protocol.connection.VhostUserServer;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Optional;
-import org.newsclub.net.unix.AFUNIXSocket;
-import dev.vhostd.protocol.engine.VhostUserEngine;
+import dev.vhostd.protocol.connection.Readiness;
 import dev.vhostd.protocol.poll.Liveness;
 import dev.vhostd.protocol.poll.PollerGroup;
 import dev.vhostd.sys.Libc;
@@ -38,15 +34,24 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code vhostd serve}: export one disk on one vhost-user socket. */
+/**
+ * {@code vhostd serve}: export disks on vhost-user sockets: one from the command line, any number
+ * from {@code --config} and through the control API, all through one {@link DiskRegistry}.
+ */
 @Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = {"Serve a virtio-blk disk over a vhost-user socket.",
+        description = {"Serve virtio-blk disks over vhost-user sockets: one from --socket/--fd and the disk options,"
+                + " more from --config FILE and the control API (--control PATH, see 'vhostd ctl').",
                 "Attach QEMU with: -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem "
                         + "-chardev socket,id=c0,path=SOCKET,reconnect=1 -device vhost-user-blk-pci,chardev=c0,num-queues=N"})
 public final class ServeCommand implements Callable<Integer> {
     private static final System.Logger LOG = System.getLogger("vhostd");
-    /** How long a poller or the accept loop may spend in one step when no watchdog interval says otherwise. */
+    /** How long a poller or an accept loop may spend in one step when no watchdog interval says otherwise. */
     static final Duration DEFAULT_STALL_LIMIT = Duration.ofSeconds(30);
+
+    @Option(names = "--name", paramLabel = "NAME",
+            description = "Name of the disk given by --socket/--fd, in metrics, logs and the API (default: the socket's"
+                    + " file name without .sock; the systemd unit passes its instance name).")
+    String name;
 
     @Option(names = {"--socket", "--socket-path"}, paramLabel = "PATH",
             description = "UNIX socket to listen on (created; removed on exit).")
@@ -93,12 +98,25 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Logical block size (default: the device's, or 512 for files).")
     Integer logicalBlockSize;
 
-    @Option(names = "--pollers", paramLabel = "N", description = "Poller threads (default: one per queue, up to the CPU count).")
+    @Option(names = "--pollers", paramLabel = "N",
+            description = "Poller threads shared by all disks' rings (default: the CPU count).")
     Integer pollers;
 
     @Option(names = "--poll-us", paramLabel = "N", defaultValue = "50",
             description = "Busy-poll this long before sleeping on kicks (default: ${DEFAULT-VALUE}).")
     long pollUs;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "Serve the disks listed in FILE ({\"disks\": [...]}, as written by 'vhostd ctl config save').")
+    Path config;
+
+    @Option(names = "--control", paramLabel = "PATH",
+            description = "Answer the JSON-RPC control API on this UNIX socket (mode 0600; see 'vhostd ctl').")
+    Path control;
+
+    @Option(names = "--control-group", paramLabel = "GROUP",
+            description = "Let members of GROUP use the control socket too (mode 0660).")
+    String controlGroup;
 
     @Option(names = "--metrics", paramLabel = "HOST:PORT", converter = MetricsAddressConverter.class,
             description = "Serve Prometheus /metrics and /healthz here (off by default; a bare port binds localhost).")
@@ -124,104 +142,128 @@ public final class ServeCommand implements Callable<Integer> {
                     "--fd " + fd + " is not among the sockets systemd passed " + passed.fds());
         }
         validate();
-        boolean listening = true;
+        Disk.Endpoint endpoint = null;
         if (fd != null) {
             InheritedSockets.checkUnixStream(fd);
-            listening = InheritedSockets.isListening(fd);
+            endpoint = InheritedSockets.isListening(fd) ? new Disk.Endpoint.Inherited(fd) : new Disk.Endpoint.Connected(fd);
+        } else if (socket != null) {
+            endpoint = new Disk.Endpoint.Bind(socket.toAbsolutePath().normalize());
         }
-        String uri = blkFile != null ? "file:" + blkFile : backend;
-        BackendOptions backendOptions = new BackendOptions(size == null ? 0 : Sizes.parse(size), readOnly, direct,
-                logicalBlockSize == null ? 0 : logicalBlockSize, Aio.parse(aio), queueSize);
-        BlockBackend storage = Backends.open(uri, backendOptions);
-        BlkOptions blk = new BlkOptions(queues, queueSize, serial, readOnly);
-        String name = socket != null ? socket.getFileName().toString() : "fd" + fd;
-        int pollerCount = pollers != null ? pollers : Math.min(queues, Runtime.getRuntime().availableProcessors());
+        ConfigFile configured = config != null ? ConfigFile.read(config) : null;
+        int pollerCount = pollers != null ? pollers : Runtime.getRuntime().availableProcessors();
         AtomicBoolean serving = new AtomicBoolean();
-        AtomicReference<VhostUserEngine> session = new AtomicReference<>();
-        // What health means: serving, and the accept loop and every poller alive and not stuck in
-        // one step longer than the watchdog interval (or DEFAULT_STALL_LIMIT without a watchdog).
-        List<Liveness> watched = new CopyOnWriteArrayList<>();
-        DaemonHealth health = new DaemonHealth(serving::get, () -> watched,
-                Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
-        try (storage;
-                VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
+        CountDownLatch stopRequested = new CountDownLatch(1);
+        // What health means: serving, and every poller and every disk's accept loop alive and not
+        // stuck in one step longer than the watchdog interval (or DEFAULT_STALL_LIMIT without one).
+        DiskRegistry[] registered = new DiskRegistry[1];
+        PollerGroup[] pool = new PollerGroup[1];
+        DaemonHealth health = new DaemonHealth(serving::get, () -> {
+            List<Liveness> watched = new ArrayList<>(pool[0] == null ? List.of() : pool[0].liveness());
+            if (registered[0] != null) {
+                for (Disk d : registered[0].list()) {
+                    d.liveness().ifPresent(watched::add);
+                }
+            }
+            return watched;
+        }, Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
+        try (VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
+                Readiness readiness = new Readiness("vhostd-sockets");
                 SdNotify notify = SdNotify.fromEnvironment();
-                VhostUserServer server = !listening ? null
-                        : fd != null ? VhostUserServer.adopt(fd) : VhostUserServer.bind(socket);
-                MetricsServer endpoint = metrics != null ? MetricsServer.start(metrics, registry, health) : null) {
-            watched.addAll(group.liveness());
-            if (server != null) {
-                watched.add(server);
-            }
-            DeviceMetrics deviceMetrics = registry.device(name);
-            deviceMetrics.guestMemoryMapped(() -> {
-                VhostUserEngine e = session.get();
-                return e == null ? 0 : e.memory().mappedBytes();
-            });
-            DeviceTelemetry telemetry = new DeviceTelemetry(deviceMetrics);
-            VirtioBlkDevice device = new VirtioBlkDevice(storage, blk, deviceMetrics);
-            // SIGTERM/SIGINT: stop accepting, end the session (its rings drain their in-flight
-            // requests), then fall out of serve() so the backend is flushed and closed and we exit 0.
-            if (socket != null) {
-                // Only the owner and its group (the QEMU user's) may connect: a client can read and
-                // write the whole disk.
-                server.setPermissions(PosixFilePermissions.fromString("rw-rw----"));
-            }
-            if (!listening) {
-                // libvirt-style --fd: one already connected front-end, served once.
-                serveConnected(fd, name, device, group, telemetry, notify);
-                return 0;
-            }
-            // Serving from here on: the watchdog's first check must not see a daemon still starting.
-            serving.set(true);
-            Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, health::serving);
-            Runnable stop = () -> {
-                LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
-                watchdog.ifPresent(Watchdog::close);
-                notify.stopping();
-                serving.set(false);
-                server.close();
-            };
-            StopSignals.install(stop);
-            LOG.log(Level.INFO, String.format("serving %s (%d bytes, block size %d%s) on %s with %d queue(s), %d poller(s)",
-                    storage.describe(), storage.capacity(), storage.blockSize(), blk.readOnly() ? ", read-only" : "",
-                    socket != null ? socket : "fd " + fd, queues, pollerCount));
+                DiskRegistry disks = new DiskRegistry(new DiskRuntime(group, readiness, registry));
+                MetricsServer endpointServer = metrics != null ? MetricsServer.start(metrics, registry, health) : null) {
+            pool[0] = group;
+            registered[0] = disks;
+            Disk flagDisk = null;
             if (endpoint != null) {
-                LOG.log(Level.INFO, "metrics on http://" + endpoint.address().getHostString() + ":"
-                        + endpoint.address().getPort() + "/metrics");
+                flagDisk = disks.add(flagSpec(endpoint), size == null ? 0 : Sizes.parse(size), endpoint);
             }
-            notify.ready("serving " + storage.describe() + " on " + (socket != null ? socket : "fd " + fd));
+            if (configured != null) {
+                for (DiskSpec d : configured.disks()) {
+                    disks.add(d);
+                }
+                LOG.log(Level.INFO, "added " + configured.disks().size() + " disk(s) from " + config);
+            }
+            ControlServer controlServer = control != null
+                    ? ControlServer.start(control.toAbsolutePath(), controlGroup, new ControlApi(disks)) : null;
             try {
-                server.serve(() -> {
-                    VhostUserEngine engine = new VhostUserEngine(name, device, group, telemetry, telemetry);
-                    session.set(engine);
-                    return engine;
+                // Serving from here on: the watchdog's first check must not see a daemon still starting.
+                serving.set(true);
+                Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, health::serving);
+                // SIGTERM/SIGINT: stop accepting, end the sessions (their rings drain their in-flight
+                // requests), flush and close the backends, then exit 0.
+                StopSignals.install(() -> {
+                    LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
+                    watchdog.ifPresent(Watchdog::close);
+                    notify.stopping();
+                    serving.set(false);
+                    stopRequested.countDown();
                 });
+                LOG.log(Level.INFO, String.format("vhostd %s serving %d disk(s) with %d poller(s)", Version.get(),
+                        disks.size(), pollerCount));
+                if (endpointServer != null) {
+                    LOG.log(Level.INFO, "metrics on http://" + endpointServer.address().getHostString() + ":"
+                            + endpointServer.address().getPort() + "/metrics");
+                }
+                notify.ready("serving " + disks.size() + " disk(s)" + (flagDisk != null ? ": " + flagDisk.name() : ""));
+                if (flagDisk != null && endpoint instanceof Disk.Endpoint.Connected && controlServer == null) {
+                    // libvirt-style --fd: one already connected front-end, served once; then exit.
+                    Disk once = flagDisk;
+                    Thread.ofVirtual().start(() -> {
+                        try {
+                            once.awaitFinished();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        stopRequested.countDown();
+                    });
+                }
+                stopRequested.await();
             } finally {
                 serving.set(false);
-                session.set(null);
+                if (controlServer != null) {
+                    controlServer.close();
+                }
             }
         }
         LOG.log(Level.INFO, "stopped");
         return 0;
     }
 
-    private static void serveConnected(int fd, String name, VirtioBlkDevice device, PollerGroup group,
-            DeviceTelemetry telemetry, SdNotify notify) throws java.io.IOException {
-        AFUNIXSocket connected = InheritedSockets.adoptConnected(fd);
-        VhostUserEngine engine = new VhostUserEngine(name, device, group, telemetry, telemetry);
-        VhostUserConnection connection = new VhostUserConnection(connected, engine);
-        engine.attached(connection::close);
-        StopSignals.install(connection::close);
-        notify.ready("serving a connected front-end on fd " + fd);
-        connection.run();
+    /** The disk the command line describes. */
+    private DiskSpec flagSpec(Disk.Endpoint endpoint) {
+        String uri = blkFile != null ? "file:" + blkFile : backend;
+        String diskName = name != null ? name : defaultName();
+        String path = endpoint instanceof Disk.Endpoint.Bind b ? b.path().toString() : null;
+        return new DiskSpec(diskName, path, uri, queues, queueSize, readOnly, serial,
+                logicalBlockSize == null ? 0 : logicalBlockSize, direct, aio);
+    }
+
+    /** "disk1" for --socket /run/vhostd/disk1.sock; "disk0" for an inherited socket without --name. */
+    private String defaultName() {
+        if (socket != null) {
+            String file = socket.getFileName().toString();
+            String stem = file.endsWith(".sock") ? file.substring(0, file.length() - ".sock".length()) : file;
+            if (DiskSpec.validName(stem)) {
+                return stem;
+            }
+        }
+        return "disk0";
     }
 
     private void validate() {
-        if ((socket == null) == (fd == null)) {
+        if (socket != null && fd != null) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "give exactly one of --socket PATH or --fd N");
+                    "give at most one of --socket PATH or --fd N");
+        }
+        if (socket == null && fd == null && config == null && control == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "nothing to serve: give --socket PATH or --fd N (one disk), --config FILE, or --control PATH"
+                            + " (disks added through the API)");
+        }
+        if (name != null && !DiskSpec.validName(name)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--name must be 1 to 64 characters from A-Z a-z 0-9 . _ -, got \"" + name + "\"");
         }
         if (logicalBlockSize != null && logicalBlockSize != 512 && logicalBlockSize != 4096) {
             throw new CommandLine.ParameterException(spec.commandLine(),
@@ -229,6 +271,9 @@ public final class ServeCommand implements Callable<Integer> {
         }
         if (pollUs < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--poll-us must not be negative");
+        }
+        if (pollers != null && pollers < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--pollers must be at least 1");
         }
     }
 }

@@ -59,6 +59,11 @@ public final class VirtioBlkDevice implements VirtioDevice {
         this.serial = s.length > VirtioBlk.ID_BYTES ? java.util.Arrays.copyOf(s, VirtioBlk.ID_BYTES) : s;
     }
 
+    /** Whether the guest sees a read-only disk (asked for, or the backend is read-only). */
+    public boolean readOnly() {
+        return readOnly;
+    }
+
     public BlockBackend backend() {
         return backend;
     }

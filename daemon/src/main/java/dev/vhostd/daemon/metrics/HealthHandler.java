@@ -3,6 +3,10 @@ package dev.vhostd.daemon.metrics;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -11,11 +15,12 @@ import java.util.List;
 
 /**
  * Serves /healthz: 200 while the daemon is serving, 503 otherwise, with a small JSON body such as
- * {@code {"status":"serving","devices":[{"device":"vda","connected":true}]}} so that a probe or an
- * operator with curl sees which devices have a front-end attached; when unavailable, a "problem"
+ * {@code {"status":"serving","disks":[{"disk":"vda","connected":true}]}} so that a probe or an
+ * operator with curl sees which disks have a front-end attached; when unavailable, a "problem"
  * field says why (e.g. a poller stuck in one step).
  */
 final class HealthHandler implements HttpHandler {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
     private final HealthState health;
     private final VhostdMetrics metrics;
 
@@ -49,45 +54,21 @@ final class HealthHandler implements HttpHandler {
         }
     }
 
+    /** The /healthz body: the daemon's state and each disk's connection. */
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    record Body(@JsonProperty("status") String status, @JsonProperty("problem") String problem,
+            @JsonProperty("disks") List<Disk> disks) {}
+
+    record Disk(@JsonProperty("disk") String disk, @JsonProperty("connected") boolean connected) {}
+
     /** The body for a daemon that is healthy ({@code problem} null) or not, saying why. */
     static String body(String problem, List<DeviceMetrics> devices) {
-        StringBuilder sb = new StringBuilder(64 + 48 * devices.size());
-        sb.append("{\"status\":\"").append(problem == null ? "serving" : "unavailable").append('"');
-        if (problem != null) {
-            sb.append(",\"problem\":");
-            quote(sb, problem);
+        List<Disk> disks = devices.stream().sorted(Comparator.comparing(DeviceMetrics::name))
+                .map(d -> new Disk(d.name(), d.isConnected())).toList();
+        try {
+            return MAPPER.writeValueAsString(new Body(problem == null ? "serving" : "unavailable", problem, disks));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode the health body", e);
         }
-        sb.append(",\"devices\":[");
-        List<DeviceMetrics> sorted = devices.stream().sorted(Comparator.comparing(DeviceMetrics::name)).toList();
-        for (int i = 0; i < sorted.size(); i++) {
-            DeviceMetrics d = sorted.get(i);
-            if (i > 0) {
-                sb.append(',');
-            }
-            sb.append("{\"device\":");
-            quote(sb, d.name());
-            sb.append(",\"connected\":").append(d.isConnected()).append('}');
-        }
-        return sb.append("]}").toString();
-    }
-
-    /** JSON string escaping (RFC 8259 section 7); device names are checked but may hold quotes. */
-    private static void quote(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                default -> {
-                    if (c < 0x20 || c == 0x7f) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
     }
 }

@@ -21,8 +21,8 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
     static final String FEATURES = "vhostd_negotiated_features_info";
     static final String BACKEND = "vhostd_backend_latency_seconds";
 
-    private static final List<String> HISTOGRAM_LABELS = List.of("device", "queue", "type");
-    private static final List<String> BUCKET_LABELS = List.of("device", "queue", "type", "le");
+    private static final List<String> HISTOGRAM_LABELS = List.of("disk", "queue", "type");
+    private static final List<String> BUCKET_LABELS = List.of("disk", "queue", "type", "le");
 
     private final Supplier<List<DeviceMetrics>> devices;
 
@@ -66,18 +66,18 @@ final class ScrapeTimeCollector extends Collector implements Collector.Describab
                 long cumulative = 0;
                 for (int b = 0; b < LatencyBuckets.COUNT; b++) {
                     cumulative += buckets[b];
-                    backend.add(new MetricFamilySamples.Sample(BACKEND + "_bucket", List.of("device", "le"),
+                    backend.add(new MetricFamilySamples.Sample(BACKEND + "_bucket", List.of("disk", "le"),
                             List.of(device.name(), LatencyBuckets.leLabel(b)), cumulative));
                 }
-                backend.add(new MetricFamilySamples.Sample(BACKEND + "_count", List.of("device"),
+                backend.add(new MetricFamilySamples.Sample(BACKEND + "_count", List.of("disk"),
                         List.of(device.name()), backendCount));
-                backend.add(new MetricFamilySamples.Sample(BACKEND + "_sum", List.of("device"),
+                backend.add(new MetricFamilySamples.Sample(BACKEND + "_sum", List.of("disk"),
                         List.of(device.name()), backendSum / 1e9));
             }
             DeviceMetrics.Features f = device.features();
             if (f != null) {
                 info.add(new MetricFamilySamples.Sample(FEATURES,
-                        List.of("device", "features", "protocol_features"),
+                        List.of("disk", "features", "protocol_features"),
                         List.of(device.name(), hex(f.features()), hex(f.protocolFeatures())), 1));
             }
         }

@@ -37,6 +37,8 @@ import java.util.function.ToDoubleFunction;
 @SuppressWarnings("deprecation") // the simpleclient registry is the Prometheus flavour this project pins
 public final class VhostdMetrics implements AutoCloseable {
     private static final double NANOS_PER_SECOND = 1e9;
+    /** The label naming the disk on every per-disk series. */
+    static final String DEVICE_LABEL = "disk";
 
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gcMetrics;
@@ -99,6 +101,23 @@ public final class VhostdMetrics implements AutoCloseable {
         return device;
     }
 
+    /**
+     * Forgets a device whose disk was removed: its series disappear from /metrics and /healthz, and
+     * its name may be used again.
+     */
+    public void remove(DeviceMetrics device) {
+        if (!devices.remove(device.name(), device)) {
+            return;
+        }
+        if (isEnabled()) {
+            for (io.micrometer.core.instrument.Meter m : registry.getMeters()) {
+                if (device.name().equals(m.getId().getTag(DEVICE_LABEL))) {
+                    registry.remove(m);
+                }
+            }
+        }
+    }
+
     /** The devices created so far, in no particular order. */
     public List<DeviceMetrics> devices() {
         return List.copyOf(devices.values());
@@ -122,7 +141,7 @@ public final class VhostdMetrics implements AutoCloseable {
     }
 
     private void registerDevice(DeviceMetrics d) {
-        Tags tags = Tags.of("device", d.name());
+        Tags tags = Tags.of(DEVICE_LABEL, d.name());
         counter("vhostd.connections", "Front-end connections and disconnections", null,
                 tags.and("event", "connect"), d, DeviceMetrics::connects);
         counter("vhostd.connections", "Front-end connections and disconnections", null,
@@ -146,7 +165,7 @@ public final class VhostdMetrics implements AutoCloseable {
     }
 
     private void registerQueue(DeviceMetrics d, QueueMetrics q) {
-        Tags tags = Tags.of("device", d.name(), "queue", Integer.toString(q.index()));
+        Tags tags = Tags.of(DEVICE_LABEL, d.name(), "queue", Integer.toString(q.index()));
         for (RequestType type : RequestType.ALL) {
             for (RequestStatus status : RequestStatus.ALL) {
                 counter("vhostd.requests", "Completed virtio-blk requests by type and status", null,

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.vhostd.backend.BackendOptions;
 import dev.vhostd.backend.Backends;
 import dev.vhostd.backend.BlockBackend;
-import dev.vhostd.daemon.DeviceTelemetry;
+import dev.vhostd.daemon.disk.DeviceTelemetry;
 import dev.vhostd.daemon.metrics.DeviceMetrics;
 import dev.vhostd.daemon.metrics.VhostdMetrics;
 import dev.vhostd.protocol.connection.VhostUserServer;

@@ -129,10 +129,11 @@ public final class GuestVm {
     }
 
     /**
-     * As {@link #start(Path, String, Options)}, with more run.sh options: {@code --qemu}, {@code
-     * --firmware}, {@code --qmp}, {@code --incoming} (see scripts/guest/run.sh).
+     * As {@link #start(Path, String, Options)}, with more run.sh arguments: {@code --extra-socket
+     * PATH} (another disk), {@code --root-ports N} (q35 with free root ports), {@code --qmp PATH}, {@code
+     * --qemu BIN} and {@code --firmware DIR} (another QEMU), {@code --incoming URI} (a migration destination).
      */
-    public static RunningGuest start(Path socket, String script, Options options, List<String> runArgs) {
+    public static RunningGuest start(Path socket, String script, Options options, List<String> moreArgs) {
         Path img = prepare();
         Path run = RepoRoot.script("scripts/guest/run.sh");
         try {
@@ -155,7 +156,7 @@ public final class GuestVm {
             if (options.reconnect()) {
                 cmd.add("--reconnect");
             }
-            cmd.addAll(runArgs);
+            cmd.addAll(moreArgs);
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(runnerLog.toFile()).start();
             p.getOutputStream().close();

@@ -118,7 +118,7 @@ class MetricsServerTest {
         var r = get("/metrics");
         assertEquals(200, r.statusCode());
         assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
-        assertEquals(4, new Exposition(r.body()).value("vhostd_kicks_total", Map.of("device", "vda", "queue", "0")));
+        assertEquals(4, new Exposition(r.body()).value("vhostd_kicks_total", Map.of("disk", "vda", "queue", "0")));
     }
 
     @Test
@@ -132,8 +132,8 @@ class MetricsServerTest {
         assertEquals("application/json", ok.headers().firstValue("Content-Type").orElseThrow());
         var body = Json.object(Json.parse(ok.body()));
         assertEquals("serving", body.get("status"));
-        assertEquals(List.of(Map.of("device", "vd\"b", "connected", false), Map.of("device", "vda", "connected", true)),
-                body.get("devices"));
+        assertEquals(List.of(Map.of("disk", "vd\"b", "connected", false), Map.of("disk", "vda", "connected", true)),
+                body.get("disks"));
 
         serving = false;
         var down = get("/healthz");

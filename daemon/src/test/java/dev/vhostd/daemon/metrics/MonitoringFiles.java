@@ -86,6 +86,6 @@ final class MonitoringFiles {
      * Makes a dashboard query runnable outside Grafana: all instances and devices, a fixed rate window.
      */
     static String withGrafanaVariablesFilled(String expr) {
-        return expr.replace("$instance", ".*").replace("$device", ".*").replace("$__rate_interval", "1m");
+        return expr.replace("$instance", ".*").replace("$disk", ".*").replace("$__rate_interval", "1m");
     }
 }

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class PrometheusScrapeTest {
     private static final Duration SCRAPED = Duration.ofSeconds(30);
-    private static final String VDA = "device=\"vda\"";
+    private static final String VDA = "disk=\"vda\"";
 
     private VhostdMetrics metrics;
     private MetricsServer endpoint;

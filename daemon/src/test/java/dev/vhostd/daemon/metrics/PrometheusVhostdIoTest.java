@@ -55,7 +55,7 @@ class PrometheusVhostdIoTest {
                 }
             }
             Duration wait = Duration.ofSeconds(30);
-            String dev = "device=\"disk0.sock\"";
+            String dev = "disk=\"disk0\"";
             assertEquals(WRITES, prometheus.await(
                     "sum(vhostd_requests_total{" + dev + ",type=\"write\",status=\"ok\"})", WRITES, wait));
             assertEquals(READS, prometheus.await(

@@ -56,13 +56,13 @@ class VhostdMetricsTest {
     @Test
     void labelsFollowTheDocumentedScheme() {
         Exposition e = Workloads.scrapeOfEverything();
-        assertEquals(Set.of("device", "queue", "type", "status"), e.labelNames("vhostd_requests_total"));
-        assertEquals(Set.of("device", "queue", "type", "le"), e.labelNames("vhostd_request_duration_seconds_bucket"));
-        assertEquals(Set.of("device", "queue", "result"), e.labelNames("vhostd_poll_iterations_total"));
-        assertEquals(Set.of("device", "queue", "kind"), e.labelNames("vhostd_invalid_guest_input_total"));
-        assertEquals(Set.of("device", "event"), e.labelNames("vhostd_connections_total"));
-        assertEquals(Set.of("device"), e.labelNames("vhostd_connected"));
-        assertEquals(Set.of("device", "features", "protocol_features"), e.labelNames("vhostd_negotiated_features_info"));
+        assertEquals(Set.of("disk", "queue", "type", "status"), e.labelNames("vhostd_requests_total"));
+        assertEquals(Set.of("disk", "queue", "type", "le"), e.labelNames("vhostd_request_duration_seconds_bucket"));
+        assertEquals(Set.of("disk", "queue", "result"), e.labelNames("vhostd_poll_iterations_total"));
+        assertEquals(Set.of("disk", "queue", "kind"), e.labelNames("vhostd_invalid_guest_input_total"));
+        assertEquals(Set.of("disk", "event"), e.labelNames("vhostd_connections_total"));
+        assertEquals(Set.of("disk"), e.labelNames("vhostd_connected"));
+        assertEquals(Set.of("disk", "features", "protocol_features"), e.labelNames("vhostd_negotiated_features_info"));
         // 7 types x 3 statuses, all present from the start so that ratios and increase() work.
         assertEquals(21, e.count("vhostd_requests_total"));
     }
@@ -79,7 +79,7 @@ class VhostdMetricsTest {
             q.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 3_000_000_000L); // +Inf
             q.busyNanos(1_500_000_000L);
             Exposition e = new Exposition(metrics.scrape());
-            Map<String, String> read = Map.of("device", "vda", "queue", "1", "type", "read");
+            Map<String, String> read = Map.of("disk", "vda", "queue", "1", "type", "read");
             String bucket = "vhostd_request_duration_seconds_bucket";
             assertEquals(1, e.value(bucket, with(read, "le", "0.000005")));
             assertEquals(1, e.value(bucket, with(read, "le", "0.0002")));
@@ -91,14 +91,14 @@ class VhostdMetricsTest {
             assertEquals(0, e.count(bucket) - LatencyBuckets.COUNT, "only types that completed requests have series");
             assertEquals(1.5, e.value("vhostd_poller_busy_seconds_total", Map.of("queue", "1")), 1e-12);
             assertEquals(12288, e.value("vhostd_read_bytes_total", Map.of("queue", "1")));
-            assertEquals(8L << 30, e.value("vhostd_capacity_bytes", Map.of("device", "vda")));
+            assertEquals(8L << 30, e.value("vhostd_capacity_bytes", Map.of("disk", "vda")));
             assertEquals(1, e.value("vhostd_negotiated_features_info",
                     Map.of("features", "0x0000000130000044", "protocol_features", "0x000000000000003a")));
             assertEquals(1, e.value("vhostd_connections_total", Map.of("event", "connect")));
 
             d.disconnected();
             Exposition after = new Exposition(metrics.scrape());
-            assertEquals(0, after.value("vhostd_connected", Map.of("device", "vda")));
+            assertEquals(0, after.value("vhostd_connected", Map.of("disk", "vda")));
             assertEquals(0, after.count("vhostd_negotiated_features_info"), "no stale features while disconnected");
             assertEquals(1, after.value("vhostd_connections_total", Map.of("event", "disconnect")));
         }
@@ -113,7 +113,7 @@ class VhostdMetricsTest {
             d.queue(1).kicksReceived(9);
             Exposition e = new Exposition(metrics.scrape());
             assertEquals(2, e.count("vhostd_kicks_total"));
-            assertEquals(9, e.value("vhostd_kicks_total", Map.of("device", "vdb", "queue", "1")));
+            assertEquals(9, e.value("vhostd_kicks_total", Map.of("disk", "vdb", "queue", "1")));
         }
     }
 

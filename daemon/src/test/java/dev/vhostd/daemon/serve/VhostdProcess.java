@@ -29,7 +29,7 @@ public final class VhostdProcess implements AutoCloseable {
 
     /** Starts {@code vhostd serve --socket SOCKET ARGS...} and waits until it listens. */
     public static VhostdProcess serve(Path socket, Path log, String... args) throws IOException {
-        return serve(Duration.ofSeconds(30), socket, log, java.util.Map.of(), args);
+        return serve(Duration.ofSeconds(30), socket, log, args);
     }
 
     /** As {@link #serve(Path, Path, String...)}, waiting up to {@code limit} for it to listen. */
@@ -45,23 +45,37 @@ public final class VhostdProcess implements AutoCloseable {
 
     private static VhostdProcess serve(Duration limit, Path socket, Path log, java.util.Map<String, String> env,
             String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.add("--enable-native-access=ALL-UNNAMED");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.vhostd.daemon.Main");
+        List<String> all = new ArrayList<>(List.of("--socket", socket.toString()));
+        all.addAll(List.of(args));
+        return start(limit, socket, log, env, all.toArray(String[]::new));
+    }
+
+    /**
+     * Starts {@code vhostd serve ARGS...} and waits until {@code readyFile} (a vhost-user or
+     * control socket it creates) exists and the daemon says it is serving.
+     */
+    public static VhostdProcess start(Path readyFile, Path log, String... args) throws IOException {
+        return start(Duration.ofSeconds(60), readyFile, log, java.util.Map.of(), args);
+    }
+
+    private static VhostdProcess start(Duration limit, Path readyFile, Path log, java.util.Map<String, String> env,
+            String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(command());
         cmd.add("serve");
-        cmd.add("--socket");
-        cmd.add(socket.toString());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         Process p = pb.start();
-        VhostdProcess v = new VhostdProcess(p, log, socket);
+        VhostdProcess v = new VhostdProcess(p, log, readyFile);
         v.awaitListening(limit);
         return v;
+    }
+
+    /** The java command line that runs vhostd's main class from the test class path. */
+    public static List<String> command() {
+        return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.vhostd.daemon.Main");
     }
 
     private void awaitListening(Duration limit) throws IOException {

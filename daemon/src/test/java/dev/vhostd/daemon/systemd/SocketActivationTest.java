@@ -12,6 +12,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 import dev.vhostd.protocol.testing.FakeFrontend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -33,7 +34,7 @@ class SocketActivationTest {
         ProcessBuilder pb = new ProcessBuilder(List.of("systemd-socket-activate",
                 "--listen=" + sock, "--fdname=vhostd", "--setenv=NOTIFY_SOCKET=" + notifySock,
                 java, "--enable-native-access=ALL-UNNAMED", "-cp", classPath,
-                "dev.vhostd.daemon.Main", "serve", "--backend", "memory:16M", "--queues", "2"));
+                "dev.vhostd.daemon.Main", "serve", "--name", "vm7-root", "--backend", "memory:16M", "--queues", "2"));
         pb.redirectErrorStream(true);
         pb.redirectOutput(dir.resolve("child.log").toFile());
         try (DatagramReceiver notify = new DatagramReceiver(AFUNIXSocketAddress.of(notifySock))) {
@@ -57,6 +58,9 @@ class SocketActivationTest {
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS), "vhostd did not exit");
                 assertEquals(0, p.exitValue(), this::log);
                 assertTrue(log().contains("front-end"), this::log);
+                // The unit passes its instance name (--name %i): logs name the disk by it, never by fd.
+                assertTrue(log().contains("disk vm7-root: front-end pid"), this::log);
+                assertFalse(log().contains("fd3"), this::log);
                 assertTrue(Files.exists(sock), "the socket unit's path must survive vhostd's exit");
             } finally {
                 p.destroyForcibly();

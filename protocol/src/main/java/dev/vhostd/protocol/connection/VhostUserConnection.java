@@ -49,13 +49,39 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
     /** Fds received for the message being read; closed if it never reaches the decoder. */
     private final List<OwnedFd> pending = new ArrayList<>();
     private volatile boolean closing;
+    /** Parks a virtual thread until the socket is readable; null on a platform thread (blocking reads). */
+    private final Readiness.Waiter readable;
+    private final long peerPid;
     /** System.nanoTime() when handling of the current message (or the disconnect) began; 0 while waiting. */
     private volatile long busySince;
 
     public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler) {
+        this(socket, handler, null);
+    }
+
+    /**
+     * A connection whose reads first wait in {@code readiness}, so that {@link #run()} on a virtual
+     * thread holds no platform thread while the front-end is quiet.
+     */
+    public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler, Readiness readiness) {
+        this(socket, handler, readiness, null);
+    }
+
+    /**
+     * @param label who the session serves, such as "disk vm1-root", prefixed to every log line
+     *              (a daemon with many disks must say which one a front-end talks to); null for none
+     */
+    public VhostUserConnection(AFUNIXSocket socket, BackendHandler handler, Readiness readiness, String label) {
         this.socket = socket;
         this.handler = handler;
-        this.peer = describePeer(socket);
+        this.peerPid = peerPid(socket);
+        this.peer = (label == null ? "" : label + ": ") + describePeer(socket);
+        this.readable = readiness == null ? null : readiness.waiter(fdOf(socket));
+    }
+
+    /** The front-end's process id from SO_PEERCRED, or -1 if unknown. */
+    public long peerPid() {
+        return peerPid;
     }
 
     /** Who is on the other end, for log lines: "front-end pid 123 uid 107". */
@@ -111,7 +137,7 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
 
     /** Reads, handles and answers one message. False when the session is over. */
     private boolean serveOne(InputStream in, OutputStream out) throws IOException {
-        int got = readFully(in, header, WireFormat.HEADER_SIZE);
+        int got = readFully(in, header, WireFormat.HEADER_SIZE, readable);
         collectFds();
         if (got == 0) {
             LOG.log(Level.INFO, "{0} disconnected", peer);
@@ -134,7 +160,7 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             handler.refused(VhostUserException.fatal(name + " payload of " + Integer.toUnsignedString(size) + " bytes"));
             return false;
         }
-        got = readFully(in, payload, size);
+        got = readFully(in, payload, size, readable);
         collectFds();
         if (got < size) {
             LOG.log(Level.INFO, "{0} disconnected inside {1} ({2} of {3} payload bytes)", peer, name, got, size);
@@ -232,9 +258,12 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
     }
 
     /** Reads until {@code len} bytes or EOF; returns how many arrived. */
-    private static int readFully(InputStream in, byte[] buf, int len) throws IOException {
+    private static int readFully(InputStream in, byte[] buf, int len, Readiness.Waiter readable) throws IOException {
         int n = 0;
         while (n < len) {
+            if (readable != null) {
+                readable.await(); // then the read below returns at once
+            }
             int r = in.read(buf, n, len - n);
             if (r < 0) {
                 break;
@@ -272,6 +301,9 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        if (readable != null) {
+            readable.cancel();
+        }
         try {
             socket.close();
         } catch (IOException e) {
@@ -290,6 +322,22 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             socket.close();
         } catch (IOException e) {
             LOG.log(Level.WARNING, "{0}: closing the socket failed: {1}", peer, e.getMessage());
+        }
+    }
+
+    private static int fdOf(AFUNIXSocket socket) {
+        try {
+            return FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
+        } catch (IOException e) {
+            throw new IllegalStateException("accepted socket has no fd: " + e.getMessage(), e);
+        }
+    }
+
+    private static long peerPid(AFUNIXSocket socket) {
+        try {
+            return socket.getPeerCredentials().getPid();
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 

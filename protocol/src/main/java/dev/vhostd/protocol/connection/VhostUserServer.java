@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -46,6 +45,9 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
     private volatile boolean closed;
     private volatile boolean started;
     private volatile VhostUserConnection current;
+    private Readiness readiness;
+    private Readiness.Waiter acceptable;
+    private volatile String label;
     private final String name;
 
     private VhostUserServer(AFUNIXServerSocket socket, Path path, boolean shared) {
@@ -151,6 +153,25 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
         return new VhostUserServer(s, p, true);
     }
 
+    /**
+     * Makes {@link #serve} wait for front-ends and their messages in {@code r} rather than in blocking
+     * calls: for serving on a virtual thread. Call before {@code serve}.
+     */
+    public void waitWith(Readiness r) throws IOException {
+        this.readiness = r;
+        this.acceptable = r.waiter(FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class));
+    }
+
+    /** Prefixes the log lines of this socket's sessions, such as "disk vm1-root". */
+    public void label(String text) {
+        this.label = text;
+    }
+
+    /** The front-end connected now, or null. */
+    public VhostUserConnection current() {
+        return current;
+    }
+
     /** The socket file, or null for an adopted socket without a path. */
     public Path socketPath() {
         return path;
@@ -178,9 +199,14 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
             while (!closed) {
                 AFUNIXSocket client;
                 try {
+                    if (acceptable != null) {
+                        acceptable.await();
+                    }
                     client = socket.accept();
-                } catch (SocketTimeoutException e) {
-                    continue; // adopted socket: look at closed again
+                } catch (java.io.InterruptedIOException e) {
+                    // SocketTimeoutException (an adopted socket's accept timeout) or a wait that
+                    // close() cancelled: look at closed again.
+                    continue;
                 } catch (IOException e) {
                     if (closed) {
                         break;
@@ -207,7 +233,7 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
             closeQuietly(client);
             return;
         }
-        VhostUserConnection connection = new VhostUserConnection(client, handler);
+        VhostUserConnection connection = new VhostUserConnection(client, handler, readiness, label);
         handler.attached(connection::close);
         current = connection;
         if (closed) {
@@ -224,6 +250,9 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
     @Override
     public void close() {
         closed = true;
+        if (acceptable != null) {
+            acceptable.cancel();
+        }
         VhostUserConnection c = current;
         if (c != null) {
             c.close();

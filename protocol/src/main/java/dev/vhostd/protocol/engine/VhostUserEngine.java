@@ -133,6 +133,21 @@ public final class VhostUserEngine implements BackendHandler {
         return broken;
     }
 
+    /** A ring as an operator sees it: its index, the size the front-end set and whether a poller serves it. */
+    public record QueueState(int index, int size, boolean running) {}
+
+    /**
+     * The rings' state, read from another thread (the control API): a best-effort snapshot, since
+     * the connection thread may be reconfiguring a ring at that moment.
+     */
+    public java.util.List<QueueState> queueStates() {
+        java.util.List<QueueState> out = new java.util.ArrayList<>(vrings.length);
+        for (Vring v : vrings) {
+            out.add(new QueueState(v.index, v.num, v.running()));
+        }
+        return out;
+    }
+
     public GuestMemory memory() {
         return memory.snapshot();
     }
@@ -661,7 +676,7 @@ public final class VhostUserEngine implements BackendHandler {
         // Set before the poller takes the queue; the hand-off orders it before the first batch.
         queue.logTo(log, log != null && v.logUsed ? v.logGuestAddr : -1);
         QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
-        v.poller = pollers.forQueue(v.index);
+        v.poller = pollers.assign();
         v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
                 v.call == null ? -1 : v.call.fd(), this::ringBroken, stats.forQueue(v.index));
         try {

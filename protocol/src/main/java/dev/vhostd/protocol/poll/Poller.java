@@ -41,16 +41,21 @@ public final class Poller implements AutoCloseable, Liveness {
             throw new ExceptionInInitializerError(e);
         }
     }
-    private static final int MAX_QUEUES = 64;
+    /** Queues one poller may serve: rings of many disks share a small pool of pollers. */
+    private static final int MAX_QUEUES = 1024;
+    /** Ready events taken per epoll_wait; more simply arrive on the next call (level-triggered). */
+    private static final int EVENT_BATCH = 128;
 
     private final String name;
     private final long pollNanos;
     private final Thread thread;
-    private final Epoll epoll = new Epoll(2 * MAX_QUEUES + 1);
+    private final Epoll epoll = new Epoll(EVENT_BATCH);
     private final int controlFd = EventFd.create();
     private final EventFd events = new EventFd();
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private QueueBinding[] bindings = new QueueBinding[0];
+    /** Queues attached or being attached, read by {@link PollerGroup#assign()} on other threads. */
+    private final java.util.concurrent.atomic.AtomicInteger load = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean running = true;
     /** System.nanoTime() at the start of the current pass, or BLOCKED; written by the poller thread only. */
     @SuppressWarnings("unused") // through HEARTBEAT
@@ -79,7 +84,8 @@ public final class Poller implements AutoCloseable, Liveness {
 
     /** Starts serving {@code binding}; completes once the poller has taken it. */
     public CompletableFuture<Void> attach(QueueBinding binding) {
-        return submit(() -> {
+        load.incrementAndGet();
+        CompletableFuture<Void> attached = submit(() -> {
             if (bindings.length == MAX_QUEUES) {
                 throw new IllegalStateException("poller " + name + " already serves " + MAX_QUEUES + " queues");
             }
@@ -95,6 +101,17 @@ public final class Poller implements AutoCloseable, Liveness {
             bindings = next;
             LOG.log(Level.DEBUG, () -> name + ": attached queue " + binding.queueIndex + " in slot " + slot);
         });
+        attached.whenComplete((ok, failed) -> {
+            if (failed != null) {
+                load.decrementAndGet();
+            }
+        });
+        return attached;
+    }
+
+    /** Queues attached or on their way; what the group balances. */
+    int load() {
+        return load.get();
     }
 
     /**
@@ -134,6 +151,7 @@ public final class Poller implements AutoCloseable, Liveness {
         System.arraycopy(bindings, 0, next, 0, at);
         System.arraycopy(bindings, at + 1, next, at, bindings.length - at - 1);
         bindings = next;
+        load.decrementAndGet();
         try {
             if (binding.kickFd >= 0) {
                 epoll.remove(binding.kickFd);
@@ -179,8 +197,8 @@ public final class Poller implements AutoCloseable, Liveness {
     }
 
     private static long token(QueueBinding b, boolean completion) {
-        // Tokens identify the binding by queue index; completion fds get the high bit.
-        return (long) b.queueIndex | (completion ? 1L << 32 : 0);
+        // Tokens identify the binding by its id (unique across disks); completion fds get the low bit.
+        return (b.id << 1) | (completion ? 1 : 0);
     }
 
     private void runCommands() {
@@ -303,11 +321,11 @@ public final class Poller implements AutoCloseable, Liveness {
                 local.drain(controlFd);
                 continue;
             }
-            int q = (int) token;
-            boolean completion = (token >>> 32) != 0;
+            long id = token >>> 1;
+            boolean completion = (token & 1) != 0;
             int events = epoll.events(i);
             for (QueueBinding b : bs) {
-                if (b.queueIndex != q || !attached(b)) {
+                if (b.id != id || !attached(b)) {
                     continue;
                 }
                 current = b;

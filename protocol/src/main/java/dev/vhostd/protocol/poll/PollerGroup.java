@@ -3,7 +3,10 @@ package dev.vhostd.protocol.poll;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The daemon's poller threads; queue i is served by poller i mod N. */
+/**
+ * The daemon's poller threads, shared by every disk. A ring is given to the least loaded poller when
+ * it starts ({@link #assign()}), so many disks with idle rings need no thread of their own.
+ */
 public final class PollerGroup implements AutoCloseable {
     private final List<Poller> pollers = new ArrayList<>();
 
@@ -16,8 +19,15 @@ public final class PollerGroup implements AutoCloseable {
         }
     }
 
-    public Poller forQueue(int queueIndex) {
-        return pollers.get(Math.floorMod(queueIndex, pollers.size()));
+    /** The poller serving the fewest queues (the first of them on a tie), for a ring about to start. */
+    public Poller assign() {
+        Poller best = pollers.get(0);
+        for (Poller p : pollers) {
+            if (p.load() < best.load()) {
+                best = p;
+            }
+        }
+        return best;
     }
 
     public List<Poller> pollers() {

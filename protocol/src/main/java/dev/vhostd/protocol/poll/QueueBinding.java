@@ -10,6 +10,14 @@ import dev.vhostd.protocol.virtq.SplitQueue;
  * closed fd number is never written to.
  */
 public final class QueueBinding {
+    /** Hands out {@link #id}s; shared by all pollers, so bindings of different disks never collide. */
+    private static final java.util.concurrent.atomic.AtomicLong IDS = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * Identifies the binding in its poller's epoll set. Queue indices repeat across disks (every
+     * disk has a queue 0), so a poller serving several disks cannot use them as tokens.
+     */
+    final long id = IDS.incrementAndGet();
     final int queueIndex;
     final SplitQueue queue;
     final QueueHandler handler;

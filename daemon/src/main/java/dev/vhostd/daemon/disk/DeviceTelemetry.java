@@ -1,4 +1,4 @@
-package dev.vhostd.daemon;
+package dev.vhostd.daemon.disk;
 
 import dev.vhostd.daemon.metrics.DeviceMetrics;
 import dev.vhostd.daemon.metrics.QueueMetrics;
