@@ -487,7 +487,7 @@ class DirtyLogTest {
      */
     @Test
     void getVringBaseCompletesAndLogsEverythingInFlightBeforeReplying() throws Exception {
-        start("null:1M,latency=50ms");
+        start("null:1M,latency=1000ms"); // long enough to see them in flight on a busy machine
         Log log = log("dirty-log");
         setLog(log);
         logAll(true);
@@ -506,9 +506,9 @@ class DirtyLogTest {
             expected.add(20L + i);
         }
         kick();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (metrics.queue(0).inFlight() < 3 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
+            Thread.sleep(1);
         }
         assertEquals(3, metrics.queue(0).inFlight(), "all three requests are with the device");
         assertEquals(0, queue.usedIdx(), "none completed yet");

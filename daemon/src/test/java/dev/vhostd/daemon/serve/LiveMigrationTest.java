@@ -55,7 +55,9 @@ class LiveMigrationTest {
     }
 
     private VhostdProcess vhostd(String name, Path image, int metricsPort) throws IOException {
-        return VhostdProcess.serve(dir.resolve(name + ".sock"), dir.resolve(name + ".log"), "--backend",
+        // A JVM starting on a busy machine (two QEMUs emulating) can take a while to listen.
+        return VhostdProcess.serve(Duration.ofSeconds(120), dir.resolve(name + ".sock"), dir.resolve(name + ".log"),
+                "--backend",
                 "file:" + image, "--metrics", Integer.toString(metricsPort));
     }
 
