@@ -9,12 +9,16 @@
 #   --runs N          runs per back-end and case (default 2)
 #   --storage LIST    comma list of null,tmpfs,localfs,rbd (default: null,tmpfs,localfs). rbd: an RBD
 #                     image on a Ceph cluster, vhostd's rbd: backend against qsd's driver=rbd (both
-#                     without librbd's cache), the image filled first; only one back-end at a time has
-#                     the image open (exclusive lock), so each run starts and stops its back-end, and
+#                     without librbd's cache), the image filled first and created without the
+#                     exclusive-lock feature so both back-ends keep it open while runs alternate;
 #                     the cases default to the one-queue ones
 #   --ceph-conf PATH  the cluster for rbd (default: start a single-node one with scripts/ceph/ in a
 #                     private directory, stopped at exit)
 #   --rbd-pool POOL   pool for the rbd image (default rbd)
+#   --rbd-warmup S    unmeasured 4k random I/O per back-end before the rbd matrix (default 20): a
+#                     cluster serves a few thousand requests a second, so without it vhostd's
+#                     request path would still be running in the JVM's interpreter and compilers
+#                     during the measured runs, unlike a daemon that has served a disk for a while
 #   --cases LIST      comma list of case names (default: all; see CASES below)
 #   --size SIZE       disk size (default 1G)
 #   --localfs-dir D   directory on a local file system for the localfs images (default /var/tmp)
@@ -31,7 +35,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 notify=on out=""
-ceph_conf="" rbd_pool=rbd rbd_image="" ceph_dir=""
+ceph_conf="" rbd_pool=rbd rbd_image="" ceph_dir="" rbd_warmup=20
 
 # name rw bs depth queues
 CASES=(
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --ceph-conf) ceph_conf=$2; shift 2 ;;
     --rbd-pool) rbd_pool=$2; shift 2 ;;
+    --rbd-warmup) rbd_warmup=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
   esac
@@ -110,7 +115,9 @@ setup_rbd() {
     ceph_conf=$("$root/scripts/ceph/start-cluster.sh" "$ceph_dir" "$rbd_pool") || die "could not start a Ceph cluster"
   fi
   rbd_image=vhostd-compare-$$
-  CEPH_CONF=$ceph_conf rbd create --size "$((size_bytes >> 20))M" "$rbd_pool/$rbd_image" || die "rbd create failed"
+  # No exclusive-lock: both back-ends have the image open at once, each writing only in its own runs.
+  CEPH_CONF=$ceph_conf rbd create --image-feature layering --size "$((size_bytes >> 20))M" "$rbd_pool/$rbd_image" \
+    || die "rbd create failed"
   echo "== filling $rbd_pool/$rbd_image ($size)" >&2
   CEPH_CONF=$ceph_conf rbd bench --io-type write --io-pattern seq --io-size 4M --io-threads 4 \
     --io-total "$size_bytes" "$rbd_pool/$rbd_image" >"$out/rbd-fill.log" 2>&1 || die "filling the image failed; see $out/rbd-fill.log"
@@ -194,28 +201,24 @@ bench_one() {
 
 for storage in ${storages//,/ }; do
   sock_a=$work/a.sock sock_b=$work/b.sock
-  if [ "$storage" = rbd ]; then
-    # One back-end at a time holds the image (exclusive lock): start and stop around each run.
-    setup_rbd
-    for c in "${CASES[@]}"; do
-      read -r name rw bs depth queues <<< "$c"
-      if [ "$cases" = all ]; then [ "$queues" = 1 ] || continue; else [[ ",$cases," == *",$name,"* ]] || continue; fi
-      for run in $(seq 1 "$runs"); do
-        for side in a b; do
-          if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
-          start_backend "$kind" rbd "$sock" "$out/$kind-rbd.log"
-          bench_one rbd "$name" "$rw" "$bs" "$depth" "$queues" "$run" "$side" "$sock" "$kind"
-          stop_backend "$started_pid"
-        done
-      done
-    done
-    continue
-  fi
+  [ "$storage" != rbd ] || setup_rbd
   start_backend qsd "$storage" "$sock_a" "$out/qsd-$storage.log"; pid_a=$started_pid
   start_backend "$b_kind" "$storage" "$sock_b" "$out/$b_kind-$storage.log"; pid_b=$started_pid
+  if [ "$storage" = rbd ] && [ "$rbd_warmup" != 0 ]; then
+    for sock in "$sock_a" "$sock_b"; do
+      echo "== rbd warm-up ${rbd_warmup}s on $sock" >&2
+      "${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw randrw --bs 4k --depth 32 --queues 1 \
+        --seconds "$rbd_warmup" --ramp 0 >>"$out/bench.log" 2>&1 || echo "warm-up on $sock failed; see $out/bench.log" >&2
+    done
+  fi
   for c in "${CASES[@]}"; do
     read -r name rw bs depth queues <<< "$c"
-    [ "$cases" = all ] || [[ ",$cases," == *",$name,"* ]] || continue
+    if [ "$cases" = all ]; then
+      # The cluster, not the back-end, limits rbd: one queue is the comparison that matters.
+      [ "$storage" != rbd ] || [ "$queues" = 1 ] || continue
+    else
+      [[ ",$cases," == *",$name,"* ]] || continue
+    fi
     for run in $(seq 1 "$runs"); do
       for side in a b; do
         if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi

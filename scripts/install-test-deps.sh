@@ -8,6 +8,7 @@
 # Also unpacks QEMU 10.0 from bookworm-backports into /opt/vhostd/qemu-10.0 (install-qemu10.sh).
 # Needs root (or passwordless sudo) only when something is missing. Target: Debian 12.
 set -euo pipefail
+# optional-tools: sudo (only when not root and sudo is present; CI runs as root)
 
 packages=(
   qemu-system-x86      # qemu-system-x86_64: the guest and its vhost-user-blk-pci front end
@@ -21,6 +22,9 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  xz-utils             # xz: prepare.sh unpacks .ko.xz kernel modules
+  zstd                 # zstd: prepare.sh unpacks .ko.zst kernel modules
+  shfmt                # the shell parser ScriptToolsTest reads these scripts with
   socat                # the control API test speaks to the socket the way the README shows
   ceph-mon             # a single-node Ceph cluster for the rbd: backend's tests (scripts/ceph/)
   ceph-osd

@@ -59,7 +59,6 @@ auth allow insecure global id reclaim = true
 run dir = $dir/run
 pid file = $dir/run/\$name.pid
 log file = $dir/log/\$name.log
-admin socket = $dir/run/\$name.asok
 keyring = /dev/null
 osd pool default size = 1
 osd pool default min size = 1
@@ -71,10 +70,12 @@ paxos propose interval = 0.1
 osd client watch timeout = $watch_timeout
 [mon]
 mon data = $dir/mon.\$id
+admin socket = $dir/run/\$name.asok
 [mon.a]
 public addr = v2:127.0.0.1:$port
 [osd]
 osd data = $dir/osd.\$id
+admin socket = $dir/run/\$name.asok
 osd objectstore = bluestore
 bluestore block create = true
 bluestore block size = $osd_size

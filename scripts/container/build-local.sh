@@ -16,6 +16,7 @@
 # MIRROR (default http://deb.debian.org/debian), MAVEN_VERSION (default 3.9.9), TAG (default
 # localhost/vhostd:dev), ISOLATION (default chroot: RUN steps need no OCI runtime features).
 set -euo pipefail
+# optional-tools: buildah debootstrap (an operator's local image build; the script checks for both)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 context="${1:-$(cd "$here/../.." && pwd)}"

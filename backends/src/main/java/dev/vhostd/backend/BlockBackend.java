@@ -25,6 +25,14 @@ public interface BlockBackend extends AutoCloseable {
     /** Whether data reaches stable storage only after flush (a volatile write cache). */
     boolean hasVolatileCache();
 
+    /**
+     * How many flushes to stable storage (fdatasync or its io_uring form) have completed: what
+     * FLUSH requests and write-through cost. 0 for backends without a volatile cache.
+     */
+    default long dataSyncs() {
+        return 0;
+    }
+
     /** A short description for logs and metrics, such as "file:/var/lib/disk.img (O_DIRECT)". */
     String describe();
 

@@ -39,6 +39,8 @@ final class FileBackend implements BlockBackend {
     private final AtomicInteger openQueues = new AtomicInteger();
     private final AtomicBoolean inlineReadsLogged = new AtomicBoolean();
     private final AtomicBoolean inlineWritesLogged = new AtomicBoolean();
+    /** Successful fdatasyncs issued by the queues (inline or through io_uring). */
+    private final java.util.concurrent.atomic.LongAdder dataSyncs = new java.util.concurrent.atomic.LongAdder();
 
     private FileBackend(String path, OwnedFd fd, long capacity, int blockSize, boolean readOnly, boolean direct,
                         boolean blockDevice, boolean discard, Aio engine, Aio requested, int queueDepth) {
@@ -107,8 +109,7 @@ final class FileBackend implements BlockBackend {
 
     private static BackendOpenException openFailure(String path, BackendOptions o, ErrnoException e) {
         String why = switch (e.errno()) {
-            case Errno.EACCES, Errno.EPERM -> "permission denied"
-                    + (o.readOnly() ? "" : "; to serve it read-only pass --read-only");
+            case Errno.EACCES, Errno.EPERM -> "permission denied" + permissionAdvice(path, o);
             case Errno.EISDIR -> "it is a directory; name a regular file or a block device";
             case Errno.EROFS -> "it is on a read-only file system; pass --read-only";
             case Errno.EINVAL -> o.direct()
@@ -117,6 +118,29 @@ final class FileBackend implements BlockBackend {
             default -> e.getMessage();
         };
         return new BackendOpenException("cannot open file " + path + ": " + why, e);
+    }
+
+    /**
+     * After EACCES: suggest --read-only only when reading would work; when reading is denied too,
+     * say that vhostd's user needs access (access(2) checks the real uid, which is vhostd's).
+     */
+    private static String permissionAdvice(String path, BackendOptions o) {
+        String user = "uid " + currentUid();
+        if (o.readOnly() || !java.nio.file.Files.isReadable(java.nio.file.Path.of(path))) {
+            return ": vhostd (" + user + ") may not read it either; give that user read" + (o.readOnly() ? "" : " and write")
+                    + " access to the file (owner, group or mode)";
+        }
+        return ": vhostd (" + user + ") may read it but not write it; give that user write access, or serve it"
+                + " read-only with --read-only";
+    }
+
+    /** The effective uid, for messages: the owner of /proc/self. */
+    private static String currentUid() {
+        try {
+            return String.valueOf(java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"), "unix:uid"));
+        } catch (java.io.IOException | RuntimeException e) {
+            return "?";
+        }
     }
 
     private static FileBackend configure(String path, OwnedFd fd, BackendOptions o, boolean created) {
@@ -136,8 +160,11 @@ final class FileBackend implements BlockBackend {
                     + "; it needs at least " + bs + " bytes");
         }
         if (capacity != size) {
-            LOG.log(Level.INFO, path + ": the last " + (size - capacity) + " bytes are not a whole " + bs
-                    + "-byte block and are not part of the disk");
+            // Refused, as QEMU refuses such an image: serving a rounded-down disk would hide the tail
+            // bytes from the guest without anyone noticing.
+            throw new BackendOpenException("file " + path + " is " + size + " bytes, not a multiple of the " + bs
+                    + "-byte logical block size (" + (size - capacity) + " bytes over); grow it to a whole block"
+                    + " with truncate -s " + (capacity + bs) + " " + path + " (or shrink it to " + capacity + ")");
         }
         boolean discard = !o.readOnly() && (st.isBlockDevice() || probePunchHole(fd.fd(), size, bs));
         Aio engine = chooseEngine(path, o.aio());
@@ -289,6 +316,15 @@ final class FileBackend implements BlockBackend {
             LOG.log(Level.WARNING, e.getMessage() + "; this queue uses synchronous I/O");
             return new SyncFileQueue(this);
         }
+    }
+
+    void dataSynced() {
+        dataSyncs.increment();
+    }
+
+    @Override
+    public long dataSyncs() {
+        return dataSyncs.sum();
     }
 
     /** Called by a queue that found its reads or writes are best run inline; logged once per direction. */

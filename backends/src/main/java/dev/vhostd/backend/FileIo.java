@@ -208,6 +208,7 @@ final class FileIo implements AutoCloseable {
     int flush() {
         try {
             Libc.fdatasync(fd);
+            backend.dataSynced();
             return 0;
         } catch (ErrnoException e) {
             return -e.errno();

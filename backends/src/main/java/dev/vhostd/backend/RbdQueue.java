@@ -42,6 +42,13 @@ final class RbdQueue implements BackendQueue {
     private final MemorySegment polled;
     private IoOp[] slotOp;
     private IoVec[] slotIov;
+    /**
+     * Per-slot staging buffers for ops whose guest memory may fault (not sealed against shrinking):
+     * librbd copies to and from the iovecs on its own native threads, where a fault is a SIGBUS
+     * that kills the JVM, so such data goes through our own memory and is copied from Java.
+     */
+    private MemorySegment[] slotBounce;
+    private boolean[] slotBounced;
     private int[] slotPending;
     private int[] slotError;
     private long[] slotStart;
@@ -72,6 +79,8 @@ final class RbdQueue implements BackendQueue {
         int old = slotOp == null ? 0 : slotOp.length;
         slotOp = slotOp == null ? new IoOp[slots] : java.util.Arrays.copyOf(slotOp, slots);
         slotIov = slotIov == null ? new IoVec[slots] : java.util.Arrays.copyOf(slotIov, slots);
+        slotBounce = slotBounce == null ? new MemorySegment[slots] : java.util.Arrays.copyOf(slotBounce, slots);
+        slotBounced = slotBounced == null ? new boolean[slots] : java.util.Arrays.copyOf(slotBounced, slots);
         slotPending = slotPending == null ? new int[slots] : java.util.Arrays.copyOf(slotPending, slots);
         slotError = slotError == null ? new int[slots] : java.util.Arrays.copyOf(slotError, slots);
         slotStart = slotStart == null ? new long[slots] : java.util.Arrays.copyOf(slotStart, slots);
@@ -150,9 +159,19 @@ final class RbdQueue implements BackendQueue {
             slotIov[slot] = iov;
         }
         iov.clear();
+        slotBounced[slot] = !op.segmentsCannotFault();
         try {
-            for (int i = 0; i < n; i++) {
-                iov.add(op.segment(i));
+            if (slotBounced[slot]) {
+                MemorySegment b = bounce(slot, op.length());
+                if (write) {
+                    copy(op, b, true); // a fault here is an InternalError on the poller, before librbd sees anything
+                }
+                iov.add(b);
+                n = 1;
+            } else {
+                for (int i = 0; i < n; i++) {
+                    iov.add(op.segment(i));
+                }
             }
         } catch (IllegalArgumentException | IllegalStateException e) {
             // A segment that is not native memory or no longer mapped.
@@ -182,6 +201,31 @@ final class RbdQueue implements BackendQueue {
             }
         }
         return 0;
+    }
+
+    /** The slot's staging buffer, at least {@code length} bytes (kept for the slot's next ops). */
+    private MemorySegment bounce(int slot, long length) {
+        MemorySegment b = slotBounce[slot];
+        if (b == null || b.byteSize() < length) {
+            // Freed by the GC once replaced; the slot holds it while librbd may still use it.
+            b = Arena.ofAuto().allocate(Math.max(length, 64 * 1024), 4096);
+            slotBounce[slot] = b;
+        }
+        return b.asSlice(0, length);
+    }
+
+    /** Copies between the op's segments and {@code buffer}, in Java so that a fault is catchable. */
+    private static void copy(IoOp op, MemorySegment buffer, boolean fromOp) {
+        long at = 0;
+        for (int i = 0, n = op.segmentCount(); i < n; i++) {
+            MemorySegment s = op.segment(i);
+            if (fromOp) {
+                MemorySegment.copy(s, 0, buffer, at, s.byteSize());
+            } else {
+                MemorySegment.copy(buffer, at, s, 0, s.byteSize());
+            }
+            at += s.byteSize();
+        }
     }
 
     private long newCompletion(int slot) {
@@ -285,7 +329,12 @@ final class RbdQueue implements BackendQueue {
         free[freeCount++] = slot;
         inFlight--;
         backend.latencyRecorder().record(now - slotStart[slot]);
-        op.complete(slotError[slot]);
+        int error = slotError[slot];
+        if (error == 0 && slotBounced[slot] && op.type() == IoOp.Type.READ) {
+            // After the bookkeeping: a fault here (InternalError) leaves this queue consistent.
+            copy(op, slotBounce[slot].asSlice(0, op.length()), false);
+        }
+        op.complete(error);
         sink.completed(op);
         return 1;
     }

@@ -315,7 +315,12 @@ final class UringFileQueue implements BackendQueue {
                 }
                 yield 0;
             }
-            case FLUSH -> Math.min(res, 0);
+            case FLUSH -> {
+                if (res >= 0) {
+                    backend.dataSynced();
+                }
+                yield Math.min(res, 0);
+            }
             case DISCARD -> res == -Errno.ENOTTY ? -Errno.EOPNOTSUPP : Math.min(res, 0);
             case WRITE_ZEROES -> FileIo.unsupported(-res) ? io.writeZeroesWithoutZeroRange(op) : Math.min(res, 0);
         };

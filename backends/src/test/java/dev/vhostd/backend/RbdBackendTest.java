@@ -95,6 +95,68 @@ class RbdBackendTest extends BlockBackendContract {
         assertTrue(total.get() > 0);
     }
 
+    /**
+     * librbd signals one eventfd per image and hands its completions to whichever thread polls, so
+     * with two queues on two threads each must get exactly its own ops back, woken by its own fd.
+     */
+    @Test
+    void twoQueuesOnTwoThreadsEachGetTheirOwnCompletions() throws Exception {
+        queue.close();
+        queue = null;
+        int perThread = 200;
+        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            int base = t;
+            threads.add(Thread.ofPlatform().start(() -> {
+                try (BackendQueue q = backend.openQueue(); dev.vhostd.sys.Epoll epoll = new dev.vhostd.sys.Epoll(1)) {
+                    dev.vhostd.sys.EventFd efd = new dev.vhostd.sys.EventFd();
+                    epoll.add(q.completionFd(), dev.vhostd.sys.Epoll.EPOLLIN, 1);
+                    java.util.Set<IoOp> mine = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+                    int done = 0;
+                    int submitted = 0;
+                    long deadline = System.nanoTime() + 60_000_000_000L;
+                    while (done < perThread) {
+                        // Keep up to 16 in flight; each thread writes its own 4 KiB blocks.
+                        while (submitted < perThread && submitted - done < 16) {
+                            long at = ((long) (submitted * 2 + base) % 1024) * 4096;
+                            IoOp op = new IoOp(1).setData(IoOp.Type.WRITE, at);
+                            op.addSegment(patterned(4096, base * 1000 + submitted));
+                            submitted++;
+                            if (q.submit(op)) {
+                                assertEquals(0, op.result());
+                                done++;
+                            } else {
+                                mine.add(op);
+                            }
+                        }
+                        if (System.nanoTime() > deadline) {
+                            throw new AssertionError("thread " + base + ": " + done + " of " + perThread + " completed");
+                        }
+                        epoll.await(100);
+                        efd.drain(q.completionFd());
+                        int[] got = {0};
+                        q.reap(op -> {
+                            if (!mine.remove(op)) {
+                                throw new AssertionError("thread " + base + " reaped an op it did not submit");
+                            }
+                            assertEquals(0, op.result());
+                            got[0]++;
+                        });
+                        done += got[0];
+                    }
+                    assertTrue(mine.isEmpty());
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.join(120_000);
+        }
+        assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+    }
+
     @Test
     void aSnapshotIsExportedReadOnlyWithItsOwnContent() throws Exception {
         String image = newImage(CAPACITY);
@@ -197,6 +259,34 @@ class RbdBackendTest extends BlockBackendContract {
         long seconds = (System.nanoTime() - start) / 1_000_000_000L;
         assertTrue(e.getMessage().contains("the Ceph cluster is unreachable"), e.getMessage());
         assertTrue(seconds < 20, "took " + seconds + " s with connect_timeout=3");
+    }
+
+    /** With io_timeout=0 a request waits while the OSD is down and succeeds once it is back. */
+    @Test
+    @Order(Integer.MAX_VALUE - 1)
+    void withoutAnIoTimeoutRequestsWaitForTheClusterToReturn() throws Exception {
+        String image = newImage(CAPACITY);
+        try (BlockBackend b = Backends.open(uri(image, "io_timeout=0"), BackendOptions.defaults());
+             BackendQueue q = b.openQueue()) {
+            assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 21))));
+            ceph.stopOsd();
+            MemorySegment buf = arena.allocate(4096, 4096);
+            IoOp read = data(IoOp.Type.READ, 0, buf);
+            assertFalse(q.submit(read));
+            Thread.sleep(5000);
+            assertEquals(0, q.reap(op -> { }), "a held request must not fail while the cluster is away");
+            assertEquals(1, q.inFlight());
+            ceph.startOsd();
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            List<IoOp> done = new ArrayList<>();
+            while (done.isEmpty() && System.nanoTime() < deadline) {
+                q.reap(done::add);
+                Thread.sleep(50);
+            }
+            assertEquals(1, done.size(), "the held read did not finish within 120 s of the OSD's restart");
+            assertEquals(0, read.result());
+            assertContent(buf, 0, off -> pattern(21, off));
+        }
     }
 
     /** Last: it stops the cluster's OSD. */

@@ -33,13 +33,26 @@ public final class Main implements Runnable {
         throw e;
     }
 
+    /**
+     * A command line that cannot be parsed or converted (an unknown option, {@code --metrics
+     * 127.0.0.1:99999}) is an operator error like any other: one line naming the option and what is
+     * wrong, a pointer to --help, exit status 1. The full usage text would bury the line that matters.
+     */
+    private static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        String help = cmd.getCommandSpec().qualifiedName() + " --help";
+        cmd.getErr().println("vhostd: " + e.getMessage() + " (see '" + help + "')");
+        return 1;
+    }
+
     public static void main(String[] args) {
         // One line per record, the way operators grep logs (journald adds its own timestamp).
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %5$s%6$s%n");
         }
         int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler(Main::operatorError).execute(args);
+                .setExecutionExceptionHandler(Main::operatorError).setParameterExceptionHandler(Main::usageError)
+                .execute(args);
         System.exit(code);
     }
 }

@@ -13,6 +13,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import dev.vhostd.backend.Sizes;
 import dev.vhostd.daemon.control.ControlApi;
 import dev.vhostd.daemon.control.ControlServer;
+import dev.vhostd.daemon.blk.BlkOptions;
+import dev.vhostd.protocol.connection.VhostUserServer;
 import dev.vhostd.daemon.disk.ConfigFile;
 import dev.vhostd.daemon.disk.Disk;
 import dev.vhostd.daemon.disk.DiskRegistry;
@@ -61,8 +63,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Serve an inherited listening socket fd instead of --socket (QEMU and systemd conventions).")
     Integer fd;
 
-    @Option(names = "--backend", paramLabel = "URI", defaultValue = "memory:1G",
-            description = "Storage: file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,id=USER,...] (default: ${DEFAULT-VALUE}).")
+    /** What serves when neither --backend nor --blk-file is given. */
+    static final String DEFAULT_BACKEND = "memory:1G";
+
+    @Option(names = "--backend", paramLabel = "URI",
+            description = "Storage: file:PATH, memory:SIZE, null:SIZE[,latency=DURATION] or rbd:POOL/IMAGE[@SNAP][,conf=PATH,id=USER,...] (default: " + DEFAULT_BACKEND + ").")
     String backend;
 
     @Option(names = "--blk-file", paramLabel = "PATH",
@@ -142,6 +147,13 @@ public final class ServeCommand implements Callable<Integer> {
                     "--fd " + fd + " is not among the sockets systemd passed " + passed.fds());
         }
         validate();
+        if (socket != null || fd != null) {
+            // The flags' disk is checked, naming the flags, before anything is created or bound.
+            new BlkOptions(queues, queueSize, serial, readOnly);
+            if (socket != null) {
+                VhostUserServer.checkPathLength(socket.toAbsolutePath());
+            }
+        }
         Disk.Endpoint endpoint = null;
         if (fd != null) {
             InheritedSockets.checkUnixStream(fd);
@@ -190,8 +202,8 @@ public final class ServeCommand implements Callable<Integer> {
                 // Serving from here on: the watchdog's first check must not see a daemon still starting.
                 serving.set(true);
                 Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, health::serving);
-                // SIGTERM/SIGINT: stop accepting, end the sessions (their rings drain their in-flight
-                // requests), flush and close the backends, then exit 0.
+                // SIGTERM/SIGINT: stop accepting, complete and publish each session's in-flight requests,
+                // then close the sessions, flush and close the backends, and exit 0.
                 StopSignals.install(() -> {
                     LOG.log(Level.INFO, "shutting down: finishing in-flight requests");
                     watchdog.ifPresent(Watchdog::close);
@@ -232,7 +244,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     /** The disk the command line describes. */
     private DiskSpec flagSpec(Disk.Endpoint endpoint) {
-        String uri = blkFile != null ? "file:" + blkFile : backend;
+        String uri = blkFile != null ? "file:" + blkFile : backend != null ? backend : DEFAULT_BACKEND;
         String diskName = name != null ? name : defaultName();
         String path = endpoint instanceof Disk.Endpoint.Bind b ? b.path().toString() : null;
         return new DiskSpec(diskName, path, uri, queues, queueSize, readOnly, serial,
@@ -268,6 +280,10 @@ public final class ServeCommand implements Callable<Integer> {
         if (logicalBlockSize != null && logicalBlockSize != 512 && logicalBlockSize != 4096) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--logical-block-size must be 512 or 4096, got " + logicalBlockSize);
+        }
+        if (blkFile != null && backend != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "give either --backend " + backend + " or --blk-file " + blkFile + ", not both");
         }
         if (pollUs < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--poll-us must not be negative");

@@ -8,9 +8,22 @@ import sun.misc.Signal;
  * runtimes treat 143 as a failure). A second signal while stopping exits at once.
  */
 final class StopSignals {
+    private static final System.Logger LOG = System.getLogger("vhostd");
+
     private StopSignals() {}
 
+    /**
+     * SIGHUP (a closed controlling terminal, or an operator's habitual "reload") would otherwise kill
+     * the JVM with status 129 and leave the socket file behind. vhostd has no configuration to
+     * re-read, so it says so and keeps serving.
+     */
+    static void ignoreHangup() {
+        Signal.handle(new Signal("HUP"), sig -> LOG.log(System.Logger.Level.WARNING,
+                "SIGHUP received and ignored: vhostd has nothing to reload; restart it to change its options"));
+    }
+
     static void install(Runnable stop) {
+        ignoreHangup();
         boolean[] stopping = {false};
         for (String name : new String[] {"TERM", "INT"}) {
             Signal.handle(new Signal(name), sig -> {

@@ -55,8 +55,8 @@ public final class DensityCommand implements Callable<Integer> {
             description = "Among-idle / alone pairs (default: ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "",
-            description = "JVM options for the daemon, space separated (default: none, as the launcher runs it).")
+    @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "-XX:+UseSerialGC",
+            description = "JVM options for the daemon, space separated (default: ${DEFAULT-VALUE}, as the vhostd launcher runs it).")
     String javaOpts;
 
     @CommandLine.Spec
@@ -97,14 +97,9 @@ public final class DensityCommand implements Callable<Integer> {
                     Runtime.getRuntime().availableProcessors(), Files.readString(Path.of("/proc/loadavg")).strip());
             out.flush();
 
-            // The first disk pays for class loading and JIT; the heap cost per disk is measured after it.
-            addAndAttach(0);
-            double heapOne = heapAfterGc(pid, port);
-            for (int i = 1; i < disks; i++) {
+            for (int i = 0; i < disks; i++) {
                 addAndAttach(i);
             }
-            double heapAll = heapAfterGc(pid, port);
-            double heapPerDisk = (heapAll - heapOne) / (disks - 1);
             Thread.sleep(5_000); // let start-up work (JIT, logging) settle
             long rss = statusKb(pid, "VmRSS") * 1024;
             long threads = statusKb(pid, "Threads");
@@ -116,14 +111,32 @@ public final class DensityCommand implements Callable<Integer> {
             double wall = (System.nanoTime() - t0) / 1e9;
             double cpuPercent = 100.0 * (cpu1 - cpu0) / ticksPerSecond() / wall;
             long threadsAfter = statusKb(pid, "Threads");
+            String threadNames = threadNames(pid);
+            // Heap per added disk: after the above (jcmd adds an attach thread), with full GCs
+            // before and after adding as many disks again, each with its front-end.
+            double heapBefore = heapAfterGc(pid, port);
+            for (int i = disks; i < 2 * disks; i++) {
+                addAndAttach(i);
+            }
+            double heapAfter = heapAfterGc(pid, port);
+            double heapPerDisk = (heapAfter - heapBefore) / disks;
+            for (int i = 2 * disks - 1; i >= disks; i--) {
+                idle.remove(i).close();
+                ObjectNode p = client.params();
+                p.put("name", "d" + i);
+                p.put("force", true);
+                client.call("disk_remove", p);
+            }
 
-            out.printf(Locale.ROOT, "%d disks, each with an attached front-end and idle rings:%n", disks);
+            out.printf(Locale.ROOT, "%d disks, each with an attached front-end and idle rings (daemon JVM options: %s):%n",
+                    disks, javaOpts.isBlank() ? "none" : javaOpts);
             out.printf(Locale.ROOT, "  RSS              %.1f MB (target <= 250)%n", rss / 1e6);
             out.printf(Locale.ROOT, "  threads          %d, then %d after %d s idle (pollers %d; target <= pollers + 24 = %d)%n",
                     threads, threadsAfter, idleSeconds, pollerCount, pollerCount + 24);
+            out.printf(Locale.ROOT, "  thread names     %s%n", threadNames);
             out.printf(Locale.ROOT, "  CPU idle         %.3f%% of a core over %.0f s (target < 1%%)%n", cpuPercent, wall);
-            out.printf(Locale.ROOT, "  heap per disk    %.1f KB (%.1f MB with 1 disk, %.1f MB with %d, after full GCs; target < 1024 KB)%n",
-                    heapPerDisk / 1e3, heapOne / 1e6, heapAll / 1e6, disks);
+            out.printf(Locale.ROOT, "  heap per disk    %.1f KB (%.1f MB with %d disks, %.1f MB with %d, after full GCs; target < 1024 KB)%n",
+                    heapPerDisk / 1e3, heapBefore / 1e6, disks, heapAfter / 1e6, 2 * disks);
             out.flush();
 
             // One busy disk: the last one, whose idle front-end makes way for the bench.
@@ -230,6 +243,24 @@ public final class DensityCommand implements Callable<Integer> {
             }
         }
         return sum;
+    }
+
+    /** The process's threads by name (/proc/PID/task/N/comm), counted: "G1 Conc#0, vhostd-poller-0 x1, ...". */
+    private static String threadNames(long pid) throws IOException {
+        java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks.toList()) {
+                try {
+                    String name = Files.readString(t.resolve("comm")).strip().replaceAll("[0-9]+$", "N");
+                    counts.merge(name, 1, Integer::sum);
+                } catch (IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        List<String> out = new ArrayList<>();
+        counts.forEach((k, v) -> out.add(v == 1 ? k : k + " x" + v));
+        return String.join(", ", out);
     }
 
     private static long statusKb(long pid, String key) throws IOException {

@@ -27,6 +27,7 @@ final class BlkConfig {
         b.putShort(26, (short) 1);
         b.putInt(28, (int) Math.min(Math.max(optimalIoBlocks, 0), 0xFFFF_FFFFL)); // opt_io_size, in logical blocks
         b.put(WRITEBACK_OFFSET, (byte) (writeback ? 1 : 0));
+        this.writeback = writeback;
         b.putShort(34, (short) numQueues);
         b.putInt(36, (int) Math.min(maxDiscardSectors, 0xFFFF_FFFFL));
         b.putInt(40, 1); // max_discard_seg
@@ -42,11 +43,15 @@ final class BlkConfig {
         return out;
     }
 
+    /** Read by the pollers once per batch: a volatile mirror of the writeback byte, no lock. */
+    private volatile boolean writeback;
+
     synchronized void setWriteback(boolean on) {
         bytes[WRITEBACK_OFFSET] = (byte) (on ? 1 : 0);
+        writeback = on;
     }
 
-    synchronized boolean writeback() {
-        return bytes[WRITEBACK_OFFSET] != 0;
+    boolean writeback() {
+        return writeback;
     }
 }

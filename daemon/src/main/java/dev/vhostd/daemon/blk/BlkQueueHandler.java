@@ -12,12 +12,14 @@ import dev.vhostd.daemon.metrics.QueueMetrics;
 import dev.vhostd.daemon.metrics.RequestStatus;
 import dev.vhostd.daemon.metrics.RequestType;
 import dev.vhostd.protocol.device.QueueHandler;
+import dev.vhostd.protocol.device.RateLimitedLog;
 import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 import dev.vhostd.protocol.virtq.DescriptorChain;
 import dev.vhostd.protocol.virtq.InvalidChainException;
 import dev.vhostd.protocol.virtq.SplitQueue;
+import dev.vhostd.sys.Errno;
 
 /**
  * Serves one virtio-blk queue: parses requests from descriptor chains, validates them against the
@@ -52,6 +54,25 @@ final class BlkQueueHandler implements QueueHandler {
     private final BackendQueue.CompletionSink sink = this::backendCompleted;
     private int completedInBatch;
     private long now;
+    /** The session's negotiated features: whether the driver can flush decides write-through. */
+    private final long features;
+    /** This batch's write-cache mode (see {@link VirtioBlkDevice#writethrough(long)}). */
+    private boolean writethrough;
+    /**
+     * Write-through: writes whose data is written but not yet stable wait here for the next
+     * fdatasync, which one FLUSH op issues for the whole batch before any of them completes.
+     */
+    private int[] awaitingSync;
+    private int awaitingCount;
+    /** The writes the FLUSH op in flight covers. */
+    private int[] syncing;
+    private int syncingCount;
+    private final Slot syncSlot;
+    private boolean syncInFlight;
+    /** Guest-provoked log lines, limited per queue and kind; metrics count every event. */
+    private final RateLimitedLog invalidChains;
+    private final RateLimitedLog invalidRequests;
+    private final RateLimitedLog backendErrors;
 
     /** One request in flight. */
     private static final class Slot {
@@ -71,7 +92,7 @@ final class BlkQueueHandler implements QueueHandler {
     }
 
     BlkQueueHandler(VirtioBlkDevice device, int index, SplitQueue queue, GuestMemory memory, BackendQueue backend,
-            byte[] serial, boolean readOnly, QueueMetrics metrics) {
+            byte[] serial, boolean readOnly, QueueMetrics metrics, long features) {
         this.device = device;
         this.index = index;
         this.queue = queue;
@@ -91,6 +112,15 @@ final class BlkQueueHandler implements QueueHandler {
             freeSlots[i] = i;
         }
         this.freeCount = slots.length;
+        this.features = features;
+        this.awaitingSync = new int[queue.size()];
+        this.syncing = new int[queue.size()];
+        this.syncSlot = new Slot(-1);
+        this.syncSlot.kind = RequestType.FLUSH;
+        String prefix = "queue " + index + ": ";
+        this.invalidChains = new RateLimitedLog(LOG, Level.WARNING, prefix, "invalid descriptor chains from this guest");
+        this.invalidRequests = new RateLimitedLog(LOG, Level.WARNING, prefix, "invalid requests from this guest");
+        this.backendErrors = new RateLimitedLog(LOG, Level.WARNING, prefix, "failed backend operations");
     }
 
     @Override
@@ -99,6 +129,10 @@ final class BlkQueueHandler implements QueueHandler {
         // One clock read per batch, not two per request: latency is measured at batch granularity,
         // which is finer than the histogram's lowest bucket (5 us) for a batch's own completions.
         now = System.nanoTime();
+        writethrough = device.writethrough(features);
+        invalidChains.tick(now);
+        invalidRequests.tick(now);
+        backendErrors.tick(now);
         if (backend.inFlight() > 0) {
             backend.reap(sink);
         }
@@ -110,8 +144,10 @@ final class BlkQueueHandler implements QueueHandler {
             } catch (InvalidChainException e) {
                 // The head is known: complete it with nothing written so the driver gets it back.
                 metrics.invalidInput(InvalidKind.BAD_CHAIN);
-                LOG.log(Level.WARNING, () -> "queue " + index + ": invalid descriptor chain at head " + e.head()
-                        + ": " + e.getMessage());
+                if (invalidChains.admit(now)) {
+                    // The exception's message already says "invalid descriptor chain at head N".
+                    LOG.log(Level.WARNING, invalidChains.prefix() + e.getMessage());
+                }
                 queue.addUsed(e.head(), 0);
                 popped++;
                 continue;
@@ -123,7 +159,10 @@ final class BlkQueueHandler implements QueueHandler {
             Slot slot = slots[freeSlots[--freeCount]];
             start(slot);
         }
-        if (popped > 0) {
+        if (awaitingCount > 0 && !syncInFlight) {
+            startSync();
+        }
+        if (popped > 0 || syncInFlight) {
             backend.flushSubmissions();
         }
         return popped + completedInBatch;
@@ -140,8 +179,10 @@ final class BlkQueueHandler implements QueueHandler {
         if (readable < VirtioBlk.HEADER_SIZE || writable < 1) {
             // No header or no room for a status byte: nothing can be reported inside the request.
             metrics.invalidInput(InvalidKind.BAD_CHAIN);
-            LOG.log(Level.WARNING, () -> "queue " + index + ": request at head " + slot.head
-                    + " has no header or no status byte; completing it empty");
+            if (invalidRequests.admit(now)) {
+                LOG.log(Level.WARNING, invalidRequests.prefix() + "request at head " + slot.head
+                        + " has no header or no status byte; completing it empty");
+            }
             release(slot, 0);
             return;
         }
@@ -185,8 +226,10 @@ final class BlkQueueHandler implements QueueHandler {
             }
         } catch (GuestMemoryException e) {
             metrics.invalidInput(InvalidKind.BAD_ADDRESS);
-            LOG.log(Level.WARNING, () -> "queue " + index + ": request at head " + slot.head
-                    + " points outside guest memory: " + e.getMessage());
+            if (invalidRequests.admit(now)) {
+                LOG.log(Level.WARNING, invalidRequests.prefix() + "request at head " + slot.head
+                        + " points outside guest memory: " + e.getMessage());
+            }
             finish(slot, slot.kind, VirtioBlk.S_IOERR, 0);
         }
     }
@@ -207,7 +250,7 @@ final class BlkQueueHandler implements QueueHandler {
             return;
         }
         slot.dataBytes = length;
-        slot.flushAfter = type == IoOp.Type.WRITE && device.writethrough();
+        slot.flushAfter = type == IoOp.Type.WRITE && writethrough;
         submit(slot);
     }
 
@@ -351,6 +394,10 @@ final class BlkQueueHandler implements QueueHandler {
     private void backendCompleted(IoOp op) {
         Slot slot = (Slot) op.attachment();
         int result = op.result();
+        if (slot == syncSlot) {
+            syncCompleted(result);
+            return;
+        }
         if (slot.kind == RequestType.READ) {
             // The backend (or the kernel, for io_uring and preadv) wrote into guest memory, whatever
             // the result: log those pages before the used idx can tell the guest.
@@ -361,22 +408,54 @@ final class BlkQueueHandler implements QueueHandler {
                 }
             }
         }
+        op.clearSegments();
         if (result == 0 && slot.flushAfter) {
-            // Write-through (the driver cleared writeback): acknowledge only once flushed.
+            // Write-through: the write completes only after the batch's fdatasync (startSync).
             slot.flushAfter = false;
-            op.clearSegments();
-            op.setRange(IoOp.Type.FLUSH, 0, 0, false);
-            submit(slot);
+            awaitingSync[awaitingCount++] = slot.id;
             return;
         }
-        op.clearSegments();
         if (result != 0) {
-            metrics.backendError();
-            LOG.log(Level.WARNING, () -> "queue " + index + ": backend " + slot.kind + " failed with errno "
-                    + (-result));
+            backendError(slot.kind, result);
         }
         long written = result == 0 && slot.kind == RequestType.READ ? slot.dataBytes : 0;
         finish(slot, slot.kind, result == 0 ? VirtioBlk.S_OK : VirtioBlk.S_IOERR, written);
+    }
+
+    private void backendError(RequestType kind, int result) {
+        metrics.backendError();
+        if (backendErrors.admit(now)) {
+            LOG.log(Level.WARNING, backendErrors.prefix() + "backend " + kind + " failed: " + Errno.name(-result)
+                    + " (" + device.backend().describe() + "); the guest gets an I/O error");
+        }
+    }
+
+    /** One fdatasync for every write of the batch that waits for it; they complete when it does. */
+    private void startSync() {
+        int[] t = syncing;
+        syncing = awaitingSync;
+        syncingCount = awaitingCount;
+        awaitingSync = t;
+        awaitingCount = 0;
+        syncInFlight = true;
+        syncSlot.op.clearSegments();
+        syncSlot.op.setRange(IoOp.Type.FLUSH, 0, 0, false);
+        if (backend.submit(syncSlot.op)) {
+            syncCompleted(syncSlot.op.result());
+        }
+    }
+
+    /** A write whose data is not known to be stable fails: it is never acknowledged as written. */
+    private void syncCompleted(int result) {
+        syncInFlight = false;
+        if (result != 0) {
+            backendError(RequestType.FLUSH, result);
+        }
+        byte status = result == 0 ? VirtioBlk.S_OK : VirtioBlk.S_IOERR;
+        for (int i = 0; i < syncingCount; i++) {
+            finish(slots[syncing[i]], RequestType.WRITE, status, 0);
+        }
+        syncingCount = 0;
     }
 
     /** Writes the status byte and adds the used entry: used length = data written + status byte. */
@@ -423,10 +502,24 @@ final class BlkQueueHandler implements QueueHandler {
     @Override
     public void drain() {
         backend.drain(sink);
+        // Writes that wait for their fdatasync are in flight too: complete them durably.
+        while (awaitingCount > 0 || syncInFlight) {
+            if (!syncInFlight) {
+                startSync();
+                backend.flushSubmissions();
+            }
+            if (syncInFlight) {
+                backend.drain(sink);
+            }
+        }
     }
 
     @Override
     public void close() {
+        long t = System.nanoTime();
+        invalidChains.close(t);
+        invalidRequests.close(t);
+        backendErrors.close(t);
         backend.close();
         arena.close();
     }

@@ -24,6 +24,8 @@ public final class VirtioBlkDevice implements VirtioDevice {
     private final byte[] serial;
     private final boolean readOnly;
     private final DeviceMetrics metrics;
+    /** The session's negotiated features (0 before SET_FEATURES and after a reset). */
+    private volatile long negotiated;
 
     public VirtioBlkDevice(BlockBackend backend, BlkOptions options, DeviceMetrics metrics) {
         this.backend = backend;
@@ -55,8 +57,29 @@ public final class VirtioBlkDevice implements VirtioDevice {
         this.config = new BlkConfig(backend.capacity(), backend.blockSize(), BlkOptions.SIZE_MAX, Math.max(1, segMax),
                 options.numQueues(), backend.hasVolatileCache(), BlkOptions.MAX_DWZ_SECTORS,
                 BlkOptions.MAX_DWZ_SECTORS, backend.supportsDiscard(), backend.optimalIoBytes() / backend.blockSize());
-        byte[] s = options.serial().getBytes(StandardCharsets.US_ASCII);
-        this.serial = s.length > VirtioBlk.ID_BYTES ? java.util.Arrays.copyOf(s, VirtioBlk.ID_BYTES) : s;
+        // BlkOptions refused anything longer than ID_BYTES or not ASCII.
+        this.serial = options.serial().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * The write cache as the driver may assume it from what it negotiated (virtio 1.2 5.2.5): with
+     * FLUSH the device starts in writeback mode; with CONFIG_WCE but not FLUSH it must start in
+     * write-through (writeback = 0, 5.2.5.2); with neither the driver may assume write-through
+     * (5.2.5.1) and never flushes, so every write must be stable before it completes.
+     */
+    @Override
+    public void featuresNegotiated(long features) {
+        negotiated = features;
+        if (backend.hasVolatileCache()) {
+            config.setWriteback(VirtioFeatures.has(features, VirtioBlk.F_FLUSH));
+        }
+    }
+
+    /** A new session or RESET_DEVICE: the writeback byte the last driver set does not carry over. */
+    @Override
+    public void reset() {
+        negotiated = 0;
+        config.setWriteback(backend.hasVolatileCache());
     }
 
     /** Whether the guest sees a read-only disk (asked for, or the backend is read-only). */
@@ -96,22 +119,32 @@ public final class VirtioBlkDevice implements VirtioDevice {
     @Override
     public void writeConfig(int offset, byte[] data) {
         if (offset == BlkConfig.WRITEBACK_OFFSET && data.length == 1
-                && VirtioFeatures.has(features, VirtioBlk.F_CONFIG_WCE)) {
+                && VirtioFeatures.has(negotiated, VirtioBlk.F_CONFIG_WCE)) {
             config.setWriteback(data[0] != 0);
             return;
         }
         throw VhostUserException.rejected("virtio-blk config write at offset " + offset + " size " + data.length
-                + " refused: only the writeback byte (offset 32) is writable, and only with CONFIG_WCE");
+                + " refused: only the writeback byte (offset 32) is writable, and only once CONFIG_WCE is negotiated");
     }
 
-    /** Whether writes are acknowledged only once stable (the driver turned the write cache off). */
-    boolean writethrough() {
-        return VirtioFeatures.has(features, VirtioBlk.F_CONFIG_WCE) && !config.writeback();
+    /**
+     * Whether writes must be stable before they complete, for a queue of a session that negotiated
+     * {@code features}: the backend has a volatile cache and the driver either cannot flush it (neither
+     * FLUSH nor CONFIG_WCE) or turned writeback off. Read once per batch by the queues.
+     */
+    boolean writethrough(long features) {
+        if (!backend.hasVolatileCache()) {
+            return false;
+        }
+        if (!VirtioFeatures.has(features, VirtioBlk.F_FLUSH) && !VirtioFeatures.has(features, VirtioBlk.F_CONFIG_WCE)) {
+            return true;
+        }
+        return !config.writeback();
     }
 
     @Override
     public QueueHandler openQueue(int index, SplitQueue queue, GuestMemory memory, long negotiated) {
         return new BlkQueueHandler(this, index, queue, memory, backend.openQueue(), serial, readOnly,
-                metrics.queue(index));
+                metrics.queue(index), negotiated);
     }
 }

@@ -319,9 +319,9 @@ public final class Disk {
         }
         LOG.log(Level.INFO, "disk " + name() + ": stopping" + (c != null ? " (disconnecting " + c.peer() + ")" : ""));
         if (server != null) {
-            server.close();
+            server.close(); // completes and publishes the session's in-flight requests, then closes it
         } else if (c != null) {
-            c.close();
+            c.drainAndClose();
         }
         Thread t;
         synchronized (this) {

@@ -65,7 +65,7 @@ public final class MetricsServer implements AutoCloseable {
         try {
             http = HttpServer.create(bind, 16);
         } catch (BindException e) {
-            throw new IOException("cannot listen for metrics on " + bind + ": " + e.getMessage()
+            throw new IOException("cannot listen for metrics on " + bind.getHostString() + ":" + bind.getPort() + ": " + e.getMessage()
                     + "; pick a free address with --metrics HOST:PORT", e);
         }
         var scrape = new HTTPServer.HTTPMetricHandler(registry);

@@ -132,7 +132,7 @@ public final class LiveMigration implements AutoCloseable {
         try {
             awaitFile(channel, destination);
             Hop hop;
-            try (Qmp source = Qmp.connect(currentQmp, STEP_LIMIT)) {
+            try (QmpClient source = QmpClient.connect(currentQmp, STEP_LIMIT)) {
                 source.execute("migrate-set-parameters", "{\"max-bandwidth\":" + MAX_BANDWIDTH + "}");
                 if (beforeSwitchover != null) {
                     source.execute("migrate-set-capabilities",
@@ -162,7 +162,7 @@ public final class LiveMigration implements AutoCloseable {
         }
     }
 
-    private Map<String, Object> awaitCompleted(Qmp source, Action beforeSwitchover, RunningGuest destination)
+    private Map<String, Object> awaitCompleted(QmpClient source, Action beforeSwitchover, RunningGuest destination)
             throws Exception {
         long deadline = System.nanoTime() + STEP_LIMIT.toNanos();
         boolean continued = false;

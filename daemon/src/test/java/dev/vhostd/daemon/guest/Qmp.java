@@ -1,115 +1,111 @@
 package dev.vhostd.daemon.guest;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 
-import dev.vhostd.daemon.testing.Json;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 
-/**
- * A QEMU Machine Protocol client over a UNIX socket (run.sh --qmp): the capabilities handshake, then
- * one command at a time. Asynchronous events QEMU sends in between are skipped.
- */
+/** A minimal QMP client for tests: the greeting, qmp_capabilities, commands, and waiting for an event. */
 public final class Qmp implements AutoCloseable {
-    private final SocketChannel channel;
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final SocketChannel ch;
     private final BufferedReader in;
-    private final OutputStream out;
+    private final java.util.List<JsonNode> events = new java.util.ArrayList<>();
 
-    private Qmp(SocketChannel channel) {
-        this.channel = channel;
-        this.in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
-        this.out = Channels.newOutputStream(channel);
-    }
-
-    /** Connects once QEMU listens on {@code socket} (it creates it while starting), then negotiates. */
-    public static Qmp connect(Path socket, Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (true) {
-            SocketChannel ch = null;
-            try {
-                ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-                ch.connect(UnixDomainSocketAddress.of(socket));
-                Qmp q = new Qmp(ch);
-                q.readMessage(); // the greeting
-                q.execute("qmp_capabilities", null);
-                return q;
-            } catch (IOException e) {
-                closeQuietly(ch);
-                if (System.nanoTime() > deadline) {
-                    throw new UncheckedIOException("QMP socket " + socket + " did not answer within " + limit, e);
-                }
-                sleep(100);
-            }
+    private Qmp(SocketChannel ch) throws IOException {
+        this.ch = ch;
+        this.in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+        JsonNode greeting = JSON.readTree(in.readLine());
+        if (greeting.get("QMP") == null) {
+            throw new IOException("not a QMP greeting: " + greeting);
         }
+        execute("{\"execute\":\"qmp_capabilities\"}");
     }
 
-    /**
-     * Runs {@code command} with {@code argumentsJson} (a JSON object, or null for none) and returns
-     * its "return" value.
-     *
-     * @throws IllegalStateException with QEMU's error class and description if it failed
-     */
-    public Object execute(String command, String argumentsJson) throws IOException {
-        String msg = "{\"execute\":\"" + command + "\"" + (argumentsJson == null ? "" : ",\"arguments\":" + argumentsJson)
-                + "}\n";
-        out.write(msg.getBytes(StandardCharsets.UTF_8));
-        out.flush();
+    /** Connects once QEMU has created {@code socket}. */
+    public static Qmp connect(Path socket, Duration limit) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        IOException last = null;
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(socket)) {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                try {
+                    ch.connect(UnixDomainSocketAddress.of(socket));
+                    return new Qmp(ch);
+                } catch (IOException e) {
+                    ch.close();
+                    last = e;
+                }
+            }
+            Thread.sleep(100);
+        }
+        throw new IOException("no QMP on " + socket + " within " + limit, last);
+    }
+
+    /** Sends one command and returns its "return" value; throws with QEMU's error. */
+    public JsonNode execute(String command) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
         while (true) {
-            Map<String, Object> reply = readMessage();
-            if (reply.containsKey("event")) {
+            String line = in.readLine();
+            if (line == null) {
+                throw new IOException("QMP closed while waiting for the answer to " + command);
+            }
+            JsonNode r = JSON.readTree(line);
+            if (r.has("event")) {
+                events.add(r);
                 continue;
             }
-            if (reply.containsKey("error")) {
-                throw new IllegalStateException("QMP " + command + " failed: " + reply.get("error"));
+            if (r.has("error")) {
+                throw new IOException("QMP " + command + " failed: " + r.get("error"));
             }
-            return reply.get("return");
+            return r.get("return");
         }
     }
 
-    /** {@link #execute} for commands whose "return" is an object. */
-    public Map<String, Object> query(String command) throws IOException {
-        return Json.object(execute(command, null));
-    }
-
-    private Map<String, Object> readMessage() throws IOException {
-        String line = in.readLine();
-        if (line == null) {
-            throw new IOException("QEMU closed the QMP connection");
+    /** Waits for an event named {@code name} (one that arrived earlier counts). */
+    public JsonNode awaitEvent(String name, Duration limit) throws IOException {
+        for (JsonNode e : events) {
+            if (name.equals(e.get("event").asText())) {
+                events.remove(e);
+                return e;
+            }
         }
-        return Json.object(Json.parse(line));
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < deadline) {
+            // Poll with a short timeout by asking QEMU something harmless; events arrive in between.
+            execute("{\"execute\":\"query-status\"}");
+            for (JsonNode e : events) {
+                if (name.equals(e.get("event").asText())) {
+                    events.remove(e);
+                    return e;
+                }
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException x) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", x);
+            }
+        }
+        throw new IOException("no " + name + " event within " + limit + "; events seen: " + events);
     }
 
     @Override
-    public void close() {
-        closeQuietly(channel);
-    }
-
-    private static void closeQuietly(SocketChannel ch) {
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // Closing a socket to a QEMU that may already have quit: nothing left to release.
-            }
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
+    public void close() throws IOException {
+        ch.close();
     }
 }

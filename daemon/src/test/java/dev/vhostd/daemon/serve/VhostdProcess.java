@@ -45,9 +45,22 @@ public final class VhostdProcess implements AutoCloseable {
 
     private static VhostdProcess serve(Duration limit, Path socket, Path log, java.util.Map<String, String> env,
             String... args) throws IOException {
+        return serve(limit, List.of(), socket, log, env, args);
+    }
+
+    /**
+     * Like {@link #serve(Path, Path, String...)} under a wrapper command such as {@code prlimit
+     * --fsize=N} or {@code setpriv ...} that execs the JVM (so the pid is still vhostd's).
+     */
+    public static VhostdProcess serve(List<String> wrapper, Path socket, Path log, String... args) throws IOException {
+        return serve(Duration.ofSeconds(30), wrapper, socket, log, java.util.Map.of(), args);
+    }
+
+    private static VhostdProcess serve(Duration limit, List<String> wrapper, Path socket, Path log,
+            java.util.Map<String, String> env, String... args) throws IOException {
         List<String> all = new ArrayList<>(List.of("--socket", socket.toString()));
         all.addAll(List.of(args));
-        return start(limit, socket, log, env, all.toArray(String[]::new));
+        return start(limit, wrapper, socket, log, env, all.toArray(String[]::new));
     }
 
     /**
@@ -55,12 +68,13 @@ public final class VhostdProcess implements AutoCloseable {
      * control socket it creates) exists and the daemon says it is serving.
      */
     public static VhostdProcess start(Path readyFile, Path log, String... args) throws IOException {
-        return start(Duration.ofSeconds(60), readyFile, log, java.util.Map.of(), args);
+        return start(Duration.ofSeconds(60), List.of(), readyFile, log, java.util.Map.of(), args);
     }
 
-    private static VhostdProcess start(Duration limit, Path readyFile, Path log, java.util.Map<String, String> env,
-            String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(command());
+    private static VhostdProcess start(Duration limit, List<String> wrapper, Path readyFile, Path log,
+            java.util.Map<String, String> env, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(command());
         cmd.add("serve");
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
@@ -76,6 +90,71 @@ public final class VhostdProcess implements AutoCloseable {
     public static List<String> command() {
         return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), "dev.vhostd.daemon.Main");
+    }
+
+    /** What a vhostd run that was expected to end by itself printed, and its exit status. */
+    public record Outcome(int exitStatus, String output) {
+        /** The output's non-empty lines. */
+        public List<String> lines() {
+            return output.lines().filter(l -> !l.isBlank()).toList();
+        }
+    }
+
+    /** Runs {@code WRAPPER... java ... vhostd ARGS...} to its end (at most 60 s), stdout and stderr together. */
+    public static Outcome run(List<String> wrapper, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(command());
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        // Read on the side: a vhostd that wrongly starts serving must fail the test, not hang it.
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try (var in = p.getInputStream()) {
+                in.transferTo(out);
+            } catch (IOException e) {
+                // The process was killed: what it printed so far is in out.
+            }
+        });
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            reader.join(5000);
+            throw new AssertionError("vhostd " + String.join(" ", args) + " did not end within 60 s:\n" + out);
+        }
+        reader.join(5000);
+        return new Outcome(p.exitValue(), out.toString(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** Sends a signal by name ("HUP") with the shell's kill builtin. */
+    public void signal(String name) throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("bash", "-c", "kill -" + name + " " + process.pid()).inheritIO().start();
+        if (!k.waitFor(10, TimeUnit.SECONDS) || k.exitValue() != 0) {
+            throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Waits until the log contains {@code text}; false after {@code limit}. */
+    public boolean awaitLog(String text, Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (log().contains(text)) {
+                return true;
+            }
+            sleep(50);
+        }
+        return log().contains(text);
+    }
+
+    /** Waits for vhostd to exit by itself (after a signal sent with {@link #signal}); returns the exit status. */
+    public int awaitExit(Duration limit) throws InterruptedException {
+        if (!process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("vhostd did not exit within " + limit + ":\n" + log());
+        }
+        return process.exitValue();
     }
 
     private void awaitListening(Duration limit) throws IOException {

@@ -38,6 +38,13 @@ public interface BackendHandler {
     /** A message was refused (logged by the connection); for metrics. The default ignores it. */
     default void refused(VhostUserException reason) {}
 
+    /**
+     * vhostd is stopping (called from another thread, before the connection is closed): take no new
+     * requests, complete every request in flight and publish it in the used ring, so the front-end
+     * sees every completion before it sees the socket close. The default does nothing.
+     */
+    default void quiesce() {}
+
     /** The session ended (EOF, I/O error or fatal protocol error): stop rings, unmap, close fds. */
     void disconnected();
 }

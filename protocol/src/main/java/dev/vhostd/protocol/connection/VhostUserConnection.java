@@ -297,6 +297,21 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
         }
     }
 
+    /**
+     * Orderly stop from another thread: the handler completes and publishes what is in flight
+     * ({@link BackendHandler#quiesce()}), then the connection closes. A front-end that rebuilds its
+     * position from the used index after the close so never runs a finished request twice.
+     */
+    public void drainAndClose() {
+        try {
+            handler.quiesce();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, peer + ": completing the requests in flight before closing failed", e);
+        } finally {
+            close();
+        }
+    }
+
     /** Stops the session from another thread: the blocked read fails and {@link #run()} winds down. */
     @Override
     public void close() {

@@ -33,6 +33,8 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
     private static final int BACKLOG = 16;
     /** How often the accept loop of an adopted socket looks at {@link #closed} (see {@link #adopt}). */
     private static final int ACCEPT_POLL_MS = 200;
+    /** sun_path is 108 bytes (unix(7)) and holds the terminating NUL. */
+    public static final int MAX_SOCKET_PATH_BYTES = 107;
 
     private final AFUNIXServerSocket socket;
     /** The socket file, or null when it is unknown (an adopted unnamed socket). */
@@ -85,6 +87,7 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
      */
     public static VhostUserServer bind(Path socketPath) throws IOException {
         Path p = socketPath.toAbsolutePath();
+        checkPathLength(p);
         Path dir = p.getParent();
         if (dir != null && !Files.isDirectory(dir)) {
             throw new IOException("cannot create socket " + p + ": directory " + dir + " does not exist");
@@ -101,6 +104,19 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
         s.setDeleteOnClose(true);
         LOG.log(Level.INFO, "listening for vhost-user front-ends on {0}", p);
         return new VhostUserServer(s, p, false);
+    }
+
+    /**
+     * Refuses a socket path the kernel cannot bind, naming it and the limit: junixsocket's own
+     * error ("sockname too long") names neither.
+     */
+    public static void checkPathLength(Path absolute) throws IOException {
+        int bytes = absolute.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > MAX_SOCKET_PATH_BYTES) {
+            throw new IOException("socket path " + absolute + " is " + bytes + " bytes long; a UNIX socket path can have"
+                    + " at most " + MAX_SOCKET_PATH_BYTES + " (sun_path holds 108 with the terminating NUL): choose a"
+                    + " shorter path");
+        }
     }
 
     /**
@@ -239,14 +255,19 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
         if (closed) {
             connection.close(); // close() ran between accept and here; run() still reports the disconnect
         }
+        WaitingFrontends watcher = WaitingFrontends.watch(socket, path, connection.peer());
         try {
             connection.run();
         } finally {
             current = null;
+            watcher.close();
         }
     }
 
-    /** Stops accepting, ends the current session and removes the socket file if we created it. */
+    /**
+     * Stops accepting, completes and publishes the current session's in-flight requests, ends the
+     * session and removes the socket file if we created it.
+     */
     @Override
     public void close() {
         closed = true;
@@ -255,7 +276,7 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
         }
         VhostUserConnection c = current;
         if (c != null) {
-            c.close();
+            c.drainAndClose();
         }
         if (shared && !detachSharedSocket()) {
             return;

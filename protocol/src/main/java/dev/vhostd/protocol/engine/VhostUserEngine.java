@@ -42,6 +42,13 @@ public final class VhostUserEngine implements BackendHandler {
     public static final int MAX_MEM_SLOTS = 32;
     /** Config space as vhost-user carries it: VHOST_USER_MAX_CONFIG_SIZE. */
     public static final int MAX_CONFIG_SIZE = 256;
+    /**
+     * The usual reason rings arrive before any memory table, or a region fd cannot be mapped
+     * MAP_SHARED: QEMU's guest RAM is private, and QEMU then has no fd to hand over.
+     */
+    static final String SHARE_HINT = "the likely cause is guest memory that is not shared: start QEMU with"
+            + " -object memory-backend-memfd,id=mem,size=SIZE,share=on -numa node,memdev=mem (libvirt:"
+            + " <memoryBacking><access mode='shared'/></memoryBacking>)";
 
     private final VirtioDevice device;
     private final PollerGroup pollers;
@@ -55,6 +62,10 @@ public final class VhostUserEngine implements BackendHandler {
     private boolean featuresSet;
     private volatile Runnable closeConnection = () -> {};
     private volatile boolean broken;
+    /** vhostd is stopping: the rings were drained by {@link #quiesce()}; no message is handled any more. */
+    private boolean stopping;
+    /** The missing-memory-table hint was logged for this session. */
+    private boolean shareHintLogged;
     private final SessionListener listener;
     /** INFLIGHT_SHMFD area, once GET_INFLIGHT_FD or SET_INFLIGHT_FD provided one. */
     private InflightArea inflight;
@@ -188,8 +199,16 @@ public final class VhostUserEngine implements BackendHandler {
         return VirtioFeatures.has(ackedFeatures, VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES);
     }
 
+    /**
+     * Messages, {@link #quiesce()} and {@link #disconnected()} are serialized: quiesce runs on the
+     * thread that handles SIGTERM while the connection thread may be in the middle of a message.
+     */
     @Override
-    public Reply handle(Message message) {
+    public synchronized Reply handle(Message message) {
+        if (stopping) {
+            closeFds(message);
+            throw VhostUserException.fatal("vhostd is shutting down; the front-end may reconnect to a new vhostd");
+        }
         if (broken) {
             closeFds(message);
             throw VhostUserException.fatal("device " + name + " is broken after an invalid ring; reconnect to reset it");
@@ -360,6 +379,11 @@ public final class VhostUserEngine implements BackendHandler {
             return Reply.NONE;
         }
         GuestMemory mem = memory.snapshot();
+        if (mem.regions().isEmpty() && !shareHintLogged) {
+            shareHintLogged = true;
+            LOG.log(Level.WARNING, name + ": queue " + m.index() + ": SET_VRING_ADDR before any SET_MEM_TABLE; "
+                    + SHARE_HINT);
+        }
         if (v.num > 0 && !mem.regions().isEmpty()) {
             // Validate now, so a bad address is refused on the message that carried it.
             try {
@@ -634,7 +658,9 @@ public final class VhostUserEngine implements BackendHandler {
         try {
             change.run();
         } catch (GuestMemoryException e) {
-            throw VhostUserException.rejected("memory table refused: " + e.getMessage());
+            String msg = String.valueOf(e.getMessage());
+            throw VhostUserException.rejected("memory table refused: " + msg
+                    + (msg.contains("mmap") || msg.contains("with 0 regions") ? "; " + SHARE_HINT : ""));
         } finally {
             for (Vring v : wasRunning) {
                 try {
@@ -657,7 +683,7 @@ public final class VhostUserEngine implements BackendHandler {
         }
         GuestMemory mem = memory.snapshot();
         if (mem.regions().isEmpty()) {
-            throw VhostUserException.rejected("queue " + v.index + " cannot start before SET_MEM_TABLE");
+            throw VhostUserException.rejected("queue " + v.index + " cannot start before SET_MEM_TABLE; " + SHARE_HINT);
         }
         boolean eventIdx = VirtioFeatures.has(ackedFeatures, VirtioFeatures.RING_EVENT_IDX);
         SplitQueue queue;
@@ -886,8 +912,25 @@ public final class VhostUserEngine implements BackendHandler {
         device.reset();
     }
 
+    /**
+     * Stops every running ring: each poller completes the ring's in-flight requests and publishes
+     * them (and notifies) before it lets go. New requests stay in the avail ring for the next vhostd.
+     */
     @Override
-    public void disconnected() {
+    public synchronized void quiesce() {
+        stopping = true;
+        for (Vring v : vrings) {
+            try {
+                stop(v);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, name + ": queue " + v.index + " did not stop cleanly", e);
+            }
+        }
+        LOG.log(Level.INFO, () -> name + ": stopping: every ring stopped, the requests in flight completed and published");
+    }
+
+    @Override
+    public synchronized void disconnected() {
         for (Vring v : vrings) {
             try {
                 // A ring whose poller already detached it (broken) has its binding cleared by stop's

@@ -201,6 +201,11 @@ public final class DriverQueue {
         return ((newIdx - event - 1) & 0xFFFF) < ((newIdx - oldIdx) & 0xFFFF);
     }
 
+    /** The used idx as the device last published it (acquire), whether or not it was reaped. */
+    public int usedIdx() {
+        return Short.toUnsignedInt((short) U16.getAcquire(used, 2L));
+    }
+
     /** Whether the device has published used entries not yet reaped. */
     public boolean hasUsed() {
         return Short.toUnsignedInt((short) U16.getAcquire(used, 2L)) != lastUsed;

@@ -79,6 +79,15 @@ public final class FrontendCodec {
         return le(CONFIG_HEADER_SIZE + size).putInt(offset).putInt(size).putInt(0).array();
     }
 
+    /** SET_CONFIG payload: offset, size, flags (0) and the bytes to write. */
+    public static byte[] configWrite(int offset, byte[] data) {
+        if (offset < 0 || data.length == 0 || data.length > MAX_CONFIG_SIZE - offset) {
+            throw new IllegalArgumentException("config window " + offset + "+" + data.length
+                    + " is outside the 256-byte config space");
+        }
+        return le(CONFIG_HEADER_SIZE + data.length).putInt(offset).putInt(data.length).putInt(0).put(data).array();
+    }
+
     public static MessageHeader decodeHeader(byte[] header) {
         if (header.length != MessageHeader.SIZE) {
             throw new IllegalArgumentException("a header is 12 bytes, got " + header.length);

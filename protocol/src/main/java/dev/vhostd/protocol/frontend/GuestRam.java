@@ -29,6 +29,14 @@ public final class GuestRam implements AutoCloseable {
     }
 
     public GuestRam(long size, long guestBase) {
+        this(size, guestBase, true);
+    }
+
+    /**
+     * @param sealed seal the memfd's size (F_SEAL_SHRINK, F_SEAL_GROW), as QEMU's memory-backend-memfd
+     *        does by default; false leaves it truncatable, like a memory-backend-file
+     */
+    public GuestRam(long size, long guestBase, boolean sealed) {
         if (size <= 0 || size % PAGE != 0) {
             throw new IllegalArgumentException("guest RAM size must be a positive multiple of 4096, got " + size);
         }
@@ -37,7 +45,8 @@ public final class GuestRam implements AutoCloseable {
         }
         Math.addExact(guestBase, size);
         this.guestBase = guestBase;
-        this.fd = new OwnedFd(MemFd.create("vhostd-frontend-ram", size));
+        this.fd = new OwnedFd(sealed ? MemFd.createSealed("vhostd-frontend-ram", size)
+                : MemFd.create("vhostd-frontend-ram", size));
         try {
             this.memory = Libc.mmap(arena, size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd.fd(), 0);
         } catch (RuntimeException e) {

@@ -20,7 +20,17 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
      * @param eventIdx    negotiate VIRTIO_RING_F_EVENT_IDX (fails if the back-end does not offer it)
      * @param bufferBytes guest RAM to reserve for request buffers beyond the rings
      */
-    public record Options(int queues, int queueSize, boolean eventIdx, long bufferBytes) {
+    public record Options(int queues, int queueSize, boolean eventIdx, long bufferBytes, long blkFeatures) {
+        /** The virtio-blk feature bits QEMU's vhost-user-blk-pci takes by default (without CONFIG_WCE). */
+        public static final long DEFAULT_BLK_FEATURES = FeatureBits.bit(VirtioBlkSpec.F_SIZE_MAX)
+                | FeatureBits.bit(VirtioBlkSpec.F_SEG_MAX) | FeatureBits.bit(VirtioBlkSpec.F_BLK_SIZE)
+                | FeatureBits.bit(VirtioBlkSpec.F_FLUSH) | FeatureBits.bit(VirtioBlkSpec.F_TOPOLOGY)
+                | FeatureBits.bit(VirtioBlkSpec.F_MQ) | FeatureBits.bit(VirtioBlkSpec.F_RO);
+
+        public Options(int queues, int queueSize, boolean eventIdx, long bufferBytes) {
+            this(queues, queueSize, eventIdx, bufferBytes, DEFAULT_BLK_FEATURES);
+        }
+
         public Options {
             if (queues < 1 || queues > 0xFF) {
                 throw new IllegalArgumentException("queues must be 1..255, got " + queues);
@@ -44,7 +54,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
     private final long capacityBytes;
     private final int blockSize;
 
-    private VhostUserBlkFrontend(VhostUserFrontend connection, Options o) throws IOException {
+    private VhostUserBlkFrontend(VhostUserFrontend connection, Options o, boolean sealMemory) throws IOException {
         this.connection = connection;
         int n = o.queues();
         kickFds = new int[n];
@@ -54,7 +64,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
         queues = new DriverQueue[n];
         long ringBytes = 3L * 4096 * (1 + (16L * o.queueSize() + 4095) / 4096);
         long ramSize = (Math.addExact(Math.multiplyExact(ringBytes, n), o.bufferBytes()) + 4095) & -4096L;
-        GuestRam r = new GuestRam(ramSize);
+        GuestRam r = new GuestRam(ramSize, GuestRam.DEFAULT_GUEST_BASE, sealMemory);
         this.ram = r;
         try {
             long offered = connection.getFeatures();
@@ -68,10 +78,7 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
             long wanted = FeatureBits.bit(FeatureBits.VERSION_1)
                     | FeatureBits.bit(FeatureBits.VHOST_USER_PROTOCOL_FEATURES)
                     | (o.eventIdx() ? FeatureBits.bit(FeatureBits.RING_EVENT_IDX) : 0)
-                    | FeatureBits.bit(VirtioBlkSpec.F_SIZE_MAX) | FeatureBits.bit(VirtioBlkSpec.F_SEG_MAX)
-                    | FeatureBits.bit(VirtioBlkSpec.F_BLK_SIZE) | FeatureBits.bit(VirtioBlkSpec.F_FLUSH)
-                    | FeatureBits.bit(VirtioBlkSpec.F_TOPOLOGY) | FeatureBits.bit(VirtioBlkSpec.F_MQ)
-                    | FeatureBits.bit(VirtioBlkSpec.F_RO);
+                    | o.blkFeatures();
             long negotiated = offered & wanted;
             long proto = 0;
             if (FeatureBits.has(negotiated, FeatureBits.VHOST_USER_PROTOCOL_FEATURES)) {
@@ -140,9 +147,17 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
 
     /** Connects to {@code socket} and sets up the device; see {@link Options}. */
     public static VhostUserBlkFrontend open(Path socket, Options options) throws IOException {
+        return open(socket, options, true);
+    }
+
+    /**
+     * Like {@link #open(Path, Options)}; {@code sealMemory} false leaves guest RAM truncatable (like
+     * QEMU's memory-backend-file), for tests of a front-end that shrinks it.
+     */
+    public static VhostUserBlkFrontend open(Path socket, Options options, boolean sealMemory) throws IOException {
         VhostUserFrontend c = VhostUserFrontend.connect(socket);
         try {
-            return new VhostUserBlkFrontend(c, options);
+            return new VhostUserBlkFrontend(c, options, sealMemory);
         } catch (IOException | RuntimeException e) {
             c.close();
             throw e;

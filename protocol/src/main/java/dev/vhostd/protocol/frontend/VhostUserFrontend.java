@@ -131,6 +131,40 @@ public final class VhostUserFrontend implements AutoCloseable {
         return FrontendCodec.decodeConfig(call(Request.GET_CONFIG, FrontendCodec.configRequest(offset, size)), offset, size);
     }
 
+    /** SET_CONFIG: writes {@code data} at {@code offset} of the device config space (virtio-blk: the writeback byte). */
+    public synchronized void setConfig(int offset, byte[] data) throws IOException {
+        send(Request.SET_CONFIG, FrontendCodec.configWrite(offset, data));
+    }
+
+    /** RESET_DEVICE (protocol feature RESET_DEVICE): the back-end returns the device to its initial state. */
+    public synchronized void resetDevice() throws IOException {
+        send(Request.RESET_DEVICE, new byte[0]);
+    }
+
+    /**
+     * Waits up to {@code timeoutMs} for the back-end to close the connection. Returns true at EOF,
+     * false on timeout. Anything the back-end sends meanwhile is a protocol error.
+     */
+    public boolean awaitClose(long timeoutMs) throws IOException {
+        int old = socket.getSoTimeout();
+        socket.setSoTimeout((int) Math.max(1, timeoutMs));
+        try {
+            int b = in.read();
+            if (b >= 0) {
+                throw new FrontendException(name + ": unexpected byte from the back-end while waiting for it to close");
+            }
+            return true;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (java.net.SocketException e) {
+            return true; // reset by peer: closed as well
+        } finally {
+            if (!socket.isClosed()) {
+                socket.setSoTimeout(old);
+            }
+        }
+    }
+
     /** GET_INFLIGHT_FD's answer: the area's size and offset and its fd (now the caller's; -1 if none). */
     public record InflightArea(long mmapSize, long mmapOffset, int fd) {}
 

@@ -10,6 +10,9 @@ public final class VirtioBlkSpec {
     public static final int F_FLUSH = 9;
     public static final int F_TOPOLOGY = 10;
     public static final int F_MQ = 12;
+    public static final int F_CONFIG_WCE = 11;
+    /** struct virtio_blk_config.writeback (CONFIG_WCE): 1 writeback, 0 write-through. */
+    public static final int CONFIG_WRITEBACK = 32;
 
     // 5.2.6 request: struct virtio_blk_req { le32 type; le32 reserved; le64 sector; data; u8 status; }
     public static final int HEADER_SIZE = 16;

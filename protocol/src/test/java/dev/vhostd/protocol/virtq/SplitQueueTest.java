@@ -77,7 +77,7 @@ class SplitQueueTest {
         DescriptorChain c = new DescriptorChain(4);
         int[] heads = new int[4];
         for (int i = 0; i < 4; i++) {
-            heads[i] = dq.addChain(list(driver.buffer(16)), list(driver.buffer(1)), false);
+            heads[i] = dq.addChain(list(), list(driver.buffer(1)), false); // one descriptor each: 4 fit
         }
         // Legitimate: pop all, return all, the driver reuses them once it saw them used.
         for (int i = 0; i < 4; i++) {
