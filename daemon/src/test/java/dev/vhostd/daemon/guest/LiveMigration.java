@@ -23,8 +23,8 @@ import java.util.Map;
  * guest under this kind of load with an unmodified qemu-storage-daemon (docs: PLATFORM.md).
  */
 public final class LiveMigration implements AutoCloseable {
-    /** The QEMU 10.0 prefix scripts/install-qemu10.sh installs into. */
-    public static final Path QEMU10 = Path.of("/opt/vhostd/qemu-10.0/usr");
+    /** The QEMU 10.0 prefix scripts/install-qemu10.sh installs into (run.sh --qemu 10.0 uses it too). */
+    public static final Path QEMU10 = Path.of(System.getenv().getOrDefault("VHOSTD_QEMU10_PREFIX", "/opt/vhostd/qemu-10.0"));
     /** 24 MiB/s: a 384 MiB TCG guest then needs several dirty-bitmap passes (PLATFORM.md). */
     public static final long MAX_BANDWIDTH = 24L << 20;
     public static final String LOAD_SCRIPT = "scripts/guest/migration/fio-verify-load.sh";
@@ -97,9 +97,8 @@ public final class LiveMigration implements AutoCloseable {
     }
 
     private List<String> runArgs(Path qmp, String incoming) {
-        Path q = requireQemu10();
-        List<String> args = new ArrayList<>(List.of("--qemu", q.resolve("bin/qemu-system-x86_64").toString(),
-                "--firmware", q.resolve("share/qemu").toString(), "--qmp", qmp.toString()));
+        requireQemu10();
+        List<String> args = new ArrayList<>(List.of("--qemu", "10.0", "--qmp", qmp.toString()));
         if (incoming != null) {
             args.addAll(List.of("--incoming", incoming));
         }
