@@ -22,6 +22,10 @@ packages=(
   systemd              # systemd-analyze, systemd-socket-activate
   curl
   kmod                 # modinfo: scripts/guest/prepare.sh resolves guest module dependencies
+  docker.io            # the container image is built and run in the tests (scripts/container/)
+  debootstrap          # base images without a registry (scripts/container/base-images.sh)
+  binutils             # objcopy: jlink --strip-debug in packaging/build-deb.sh
+  git                  # packaging/build-deb.sh: a SNAPSHOT build's package version names its commit
   xz-utils             # xz: prepare.sh unpacks .ko.xz kernel modules
   zstd                 # zstd: prepare.sh unpacks .ko.zst kernel modules
   shfmt                # the shell parser ScriptToolsTest reads these scripts with

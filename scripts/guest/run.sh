@@ -18,6 +18,9 @@
 #   --image DIR          image from prepare.sh (default: run prepare.sh, cached)
 #   --append ARGS        extra kernel command line arguments
 #   --quiet              do not copy the console to stdout while the guest runs
+#   --qemu VERSION       7.2: Debian 12's qemu-system-x86_64 (the default); 10.0: QEMU 10.0 from
+#                        scripts/install-qemu10.sh (/opt/vhostd/qemu-10.0, or VHOSTD_QEMU10_PREFIX).
+#                        The default comes from VHOSTD_QEMU when that says 7.2 or 10.0.
 #   --extra-socket PATH  one more vhost-user-blk-pci disk on another back-end socket (/dev/vdb,
 #                        /dev/vdc, ... in order); repeatable
 #   --root-ports N       a q35 machine with N free pcie-root-ports (rp1..rpN) for hot-plugging disks
@@ -28,12 +31,14 @@
 # Always TCG: nested KVM on the CI machines hangs at boot.
 set -euo pipefail
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
 socket= script= queues=1 queue_size= device_opts= reconnect=0 mem=512M smp=2 timeout_s=120
 serial_log= image= append_extra= quiet=0 root_ports=0 qmp=
 extra_sockets=()
+qemu_version=7.2
+case "${VHOSTD_QEMU:-}" in 7.2|10.0) qemu_version=$VHOSTD_QEMU ;; esac
 while [ $# -gt 0 ]; do
   case "$1" in
     --socket) socket=${2:?--socket needs a path}; shift 2 ;;
@@ -49,6 +54,7 @@ while [ $# -gt 0 ]; do
     --image) image=${2:?--image needs a directory}; shift 2 ;;
     --append) append_extra=${2?--append needs arguments}; shift 2 ;;
     --quiet) quiet=1; shift ;;
+    --qemu) qemu_version=${2:?--qemu needs 7.2 or 10.0}; shift 2 ;;
     --extra-socket) extra_sockets+=("${2:?--extra-socket needs a path}"); shift 2 ;;
     --root-ports) root_ports=${2:?--root-ports needs a number}; shift 2 ;;
     --qmp) qmp=${2:?--qmp needs a path}; shift 2 ;;
@@ -79,7 +85,14 @@ if [ "$reconnect" -eq 0 ] && [ ! -S "$socket" ]; then
   echo "run.sh: error: no UNIX socket at $socket; start the back end first (or pass --reconnect to wait for it)" >&2
   exit 2
 fi
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found; run scripts/install-test-deps.sh"
+case "$qemu_version" in
+  7.2)
+    qemu_bin=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found; run scripts/install-test-deps.sh" ;;
+  10.0)
+    qemu_bin=${VHOSTD_QEMU10_PREFIX:-/opt/vhostd/qemu-10.0}/bin/qemu-system-x86_64
+    [ -x "$qemu_bin" ] || die "QEMU 10.0 is not installed at $qemu_bin; run scripts/install-qemu10.sh as root" ;;
+  *) die "--qemu must be 7.2 or 10.0, got '$qemu_version'" ;;
+esac
 
 if [ -z "$image" ]; then
   # Its own exit code would be mistaken for the guest script's: report failure as a usage error.
@@ -105,7 +118,10 @@ chmod 0755 "$tmp/overlay/test.sh"
 cat "$image/base.cpio" "$tmp/test.cpio" >"$tmp/initrd"
 
 chardev="socket,id=c0,path=$socket"
-[ "$reconnect" -eq 0 ] || chardev+=",reconnect=1"
+# QEMU 9.2 deprecated reconnect= for reconnect-ms=; 7.2 knows only the former.
+reconnect_opt=reconnect=1
+[ "$qemu_version" = 7.2 ] || reconnect_opt=reconnect-ms=1000
+[ "$reconnect" -eq 0 ] || chardev+=",$reconnect_opt"
 device="vhost-user-blk-pci,chardev=c0,num-queues=$queues"
 [ -z "$queue_size" ] || device+=",queue-size=$queue_size"
 [ -z "$device_opts" ] || device+=",$device_opts"
@@ -114,7 +130,7 @@ device="vhost-user-blk-pci,chardev=c0,num-queues=$queues"
 console=${serial_log:-$tmp/console.log}
 : >"$console" || die "cannot write the console log $console"
 qemu_cmd=(
-  qemu-system-x86_64
+  "$qemu_bin"
   -accel tcg -smp "$smp" -m "$mem"
   -nodefaults -no-user-config -display none -vga none -monitor none -no-reboot
   -serial "file:$console"
@@ -129,7 +145,7 @@ qemu_cmd=(
 i=1
 for s in "${extra_sockets[@]}"; do
   c="socket,id=c$i,path=$s"
-  [ "$reconnect" -eq 0 ] || c+=",reconnect=1"
+  [ "$reconnect" -eq 0 ] || c+=",$reconnect_opt"
   qemu_cmd+=(-chardev "$c" -device "vhost-user-blk-pci,chardev=c$i,num-queues=$queues")
   i=$((i + 1))
 done
@@ -142,6 +158,7 @@ if [ "$root_ports" -gt 0 ]; then
 fi
 [ -z "$qmp" ] || qemu_cmd+=(-qmp "unix:$qmp,server=on,wait=off")
 
+echo "run.sh: $("$qemu_bin" --version | head -n 1)" >&2
 start=$(date +%s%N)
 timeout --kill-after=5 "$timeout_s" "${qemu_cmd[@]}" </dev/null >"$tmp/qemu.out" 2>&1 &
 qpid=$!

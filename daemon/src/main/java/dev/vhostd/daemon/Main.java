@@ -1,7 +1,12 @@
 package dev.vhostd.daemon;
 
+import dev.vhostd.daemon.logging.LogFormat;
+import dev.vhostd.daemon.logging.LogLevel;
+import dev.vhostd.daemon.logging.LogSetup;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /** The vhostd command: a vhost-user block device backend. */
 @Command(name = "vhostd", mixinStandardHelpOptions = true, versionProvider = Version.class,
@@ -11,6 +16,16 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    // INHERIT: every subcommand takes them too (vhostd serve --log-level debug); read in main().
+    @Option(names = "--log-level", paramLabel = "LEVEL", scope = ScopeType.INHERIT, defaultValue = "info",
+            description = "error, warn, info, debug or trace (default: ${DEFAULT-VALUE}).")
+    LogLevel logLevel;
+
+    @Option(names = "--log-format", paramLabel = "FORMAT", scope = ScopeType.INHERIT, defaultValue = "text",
+            description = "text (one line per record; under systemd, journal priorities and no timestamp) "
+                    + "or json (one object per line) (default: ${DEFAULT-VALUE}).")
+    LogFormat logFormat;
 
     @Override
     public void run() {
@@ -45,12 +60,21 @@ public final class Main implements Runnable {
         return 1;
     }
 
-    public static void main(String[] args) {
-        // One line per record, the way operators grep logs (journald adds its own timestamp).
-        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
-            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %5$s%6$s%n");
+    /** Sets up logging from the last --log-level/--log-format given at any command level, then runs. */
+    private static int configureLoggingAndRun(CommandLine.ParseResult parsed) {
+        LogLevel level = LogLevel.INFO;
+        LogFormat format = LogFormat.TEXT;
+        for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+            level = p.matchedOptionValue("--log-level", level);
+            format = p.matchedOptionValue("--log-format", format);
         }
+        LogSetup.configureFromEnvironment(level, format);
+        return new CommandLine.RunLast().execute(parsed);
+    }
+
+    public static void main(String[] args) {
         int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionStrategy(Main::configureLoggingAndRun)
                 .setExecutionExceptionHandler(Main::operatorError).setParameterExceptionHandler(Main::usageError)
                 .execute(args);
         System.exit(code);

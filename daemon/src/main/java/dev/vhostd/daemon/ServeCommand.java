@@ -139,6 +139,7 @@ public final class ServeCommand implements Callable<Integer> {
             System.out.println(Capabilities.json());
             return 0;
         }
+        LOG.log(Level.INFO, "vhostd " + Version.get() + " starting (Java " + Runtime.version() + ")");
         ListenFds passed = ListenFds.fromEnvironment();
         if (socket == null && fd == null && !passed.isEmpty()) {
             fd = passed.select("vhostd").fd(); // socket activation without --fd

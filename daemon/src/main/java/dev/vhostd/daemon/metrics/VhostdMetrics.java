@@ -17,6 +17,8 @@ import io.prometheus.client.CollectorRegistry;
 
 import com.sun.management.OperatingSystemMXBean;
 
+import dev.vhostd.daemon.Version;
+
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Map;
@@ -64,6 +66,10 @@ public final class VhostdMetrics implements AutoCloseable {
                     .description("CPU time used by the vhostd process").baseUnit("seconds").register(registry);
         }
         new UptimeMetrics().bindTo(registry);
+        // What runs, for dashboards and for alerts joined on version: always 1.
+        Gauge.builder("vhostd.build.info", () -> 1).description("vhostd version and Java runtime; always 1")
+                .tags(Tags.of("version", Version.get(), "java_version", Runtime.version().toString()))
+                .register(registry);
         // vhostd receives fds from the front-end (memory regions, eventfds): a leak shows here first.
         new FileDescriptorMetrics().bindTo(registry);
         registry.getPrometheusRegistry().register(new ScrapeTimeCollector(this::devices));

@@ -27,8 +27,9 @@ public final class GuestVm {
      * @param reconnect QEMU waits for the socket and reconnects when the back end restarts
      * @param memMiB    guest RAM, shared with the back end through a memfd
      * @param timeout   QEMU is killed after this long
+     * @param qemu      which QEMU boots the guest (default: {@link QemuVersion#primary()})
      */
-    public record Options(int queues, int queueSize, boolean reconnect, int memMiB, Duration timeout) {
+    public record Options(int queues, int queueSize, boolean reconnect, int memMiB, Duration timeout, QemuVersion qemu) {
         public Options {
             if (queues < 1 || queues > 64) {
                 throw new IllegalArgumentException("queues must be 1..64, got " + queues);
@@ -45,27 +46,31 @@ public final class GuestVm {
         }
 
         public static Options defaults() {
-            return new Options(1, 0, false, 512, Duration.ofSeconds(120));
+            return new Options(1, 0, false, 512, Duration.ofSeconds(120), QemuVersion.primary());
         }
 
         public Options withQueues(int n) {
-            return new Options(n, queueSize, reconnect, memMiB, timeout);
+            return new Options(n, queueSize, reconnect, memMiB, timeout, qemu);
         }
 
         public Options withQueueSize(int n) {
-            return new Options(queues, n, reconnect, memMiB, timeout);
+            return new Options(queues, n, reconnect, memMiB, timeout, qemu);
         }
 
         public Options withReconnect(boolean on) {
-            return new Options(queues, queueSize, on, memMiB, timeout);
+            return new Options(queues, queueSize, on, memMiB, timeout, qemu);
         }
 
         public Options withMemMiB(int mib) {
-            return new Options(queues, queueSize, reconnect, mib, timeout);
+            return new Options(queues, queueSize, reconnect, mib, timeout, qemu);
+        }
+
+        public Options withQemu(QemuVersion q) {
+            return new Options(queues, queueSize, reconnect, memMiB, timeout, q);
         }
 
         public Options withTimeout(Duration t) {
-            return new Options(queues, queueSize, reconnect, memMiB, t);
+            return new Options(queues, queueSize, reconnect, memMiB, t, qemu);
         }
     }
 
@@ -148,6 +153,7 @@ public final class GuestVm {
                     "--mem", options.memMiB() + "M",
                     "--timeout", Long.toString(options.timeout().toSeconds()),
                     "--serial-log", console.toString(),
+                    "--qemu", options.qemu().label(),
                     "--quiet"));
             if (options.queueSize() != 0) {
                 cmd.addAll(List.of("--queue-size", Integer.toString(options.queueSize())));

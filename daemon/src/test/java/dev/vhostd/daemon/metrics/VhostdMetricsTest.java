@@ -15,6 +15,7 @@ class VhostdMetricsTest {
     /** The complete vhostd_ family list; a rename must change this test, the dashboard and the alerts. */
     static final Set<String> VHOSTD_SAMPLE_NAMES = Set.of(
             "vhostd_backend_errors_total",
+            "vhostd_build_info",
             "vhostd_capacity_bytes",
             "vhostd_connected",
             "vhostd_connections_total",
@@ -48,6 +49,14 @@ class VhostdMetricsTest {
         }
         assertTrue(e.names().containsAll(Set.of("process_cpu_seconds_total", "process_files_open_files",
                 "jvm_memory_used_bytes", "jvm_threads_live_threads", "process_uptime_seconds")), e.names().toString());
+    }
+
+    @Test
+    void buildInfoSaysWhichVersionAndJavaRun() {
+        Exposition e = Workloads.scrapeOfEverything();
+        assertEquals(Set.of("version", "java_version"), e.labelNames("vhostd_build_info"));
+        assertEquals(1.0, e.value("vhostd_build_info", Map.of("version", dev.vhostd.daemon.Version.get(),
+                "java_version", Runtime.version().toString())));
     }
 
     @Test

@@ -106,12 +106,22 @@ public final class VhostdProcess implements AutoCloseable {
         cmd.addAll(command());
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
+        // Read on the side: a vhostd that wrongly starts serving must fail the test, not hang it.
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try (var in = p.getInputStream()) {
+                in.transferTo(out);
+            } catch (IOException e) {
+                // The process was killed: what it printed so far is in out.
+            }
+        });
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("vhostd " + String.join(" ", args) + " did not end within 60 s");
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            reader.join(5000);
+            throw new AssertionError("vhostd " + String.join(" ", args) + " did not end within 60 s:\n" + out);
         }
-        return new Outcome(p.exitValue(), new String(out, java.nio.charset.StandardCharsets.UTF_8));
+        reader.join(5000);
+        return new Outcome(p.exitValue(), out.toString(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** Sends a signal by name ("HUP") with the shell's kill builtin. */
