@@ -25,17 +25,19 @@
 #                        /dev/vdc, ... in order); repeatable
 #   --root-ports N       a q35 machine with N free pcie-root-ports (rp1..rpN) for hot-plugging disks
 #   --qmp PATH           a QMP socket (server) at PATH, for chardev-add/device_add while the guest runs
+#   --incoming URI       start as a live-migration destination (-incoming URI): the guest arrives
+#                        from a source QEMU started with the same options and does not boot itself
 # Exit status: the guest script's exit code (from its VHOSTD-GUEST-EXIT=<code> console line);
 #   124 when the timeout expired; 125 when the guest ended without reporting (QEMU failed to
 #   start, the kernel panicked, the back end refused the device...); 2 for bad arguments.
 # Always TCG: nested KVM on the CI machines hangs at boot.
 set -euo pipefail
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
 socket= script= queues=1 queue_size= device_opts= reconnect=0 mem=512M smp=2 timeout_s=120
-serial_log= image= append_extra= quiet=0 root_ports=0 qmp=
+serial_log= image= append_extra= quiet=0 root_ports=0 qmp= incoming=
 extra_sockets=()
 qemu_version=7.2
 case "${VHOSTD_QEMU:-}" in 7.2|10.0) qemu_version=$VHOSTD_QEMU ;; esac
@@ -58,6 +60,7 @@ while [ $# -gt 0 ]; do
     --extra-socket) extra_sockets+=("${2:?--extra-socket needs a path}"); shift 2 ;;
     --root-ports) root_ports=${2:?--root-ports needs a number}; shift 2 ;;
     --qmp) qmp=${2:?--qmp needs a path}; shift 2 ;;
+    --incoming) incoming=${2:?--incoming needs a URI}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
@@ -114,6 +117,9 @@ trap 'echo "run.sh: interrupted, stopping QEMU" >&2; exit 130' INT TERM HUP
 mkdir "$tmp/overlay"
 cp "$script" "$tmp/overlay/test.sh"
 chmod 0755 "$tmp/overlay/test.sh"
+# A fixed mtime makes the archive depend on the script alone: a migration destination started
+# with the same script then has the very same initrd as its source.
+touch -d @0 "$tmp/overlay/test.sh"
 (cd "$tmp/overlay" && echo test.sh | cpio -o -H newc --quiet -R 0:0) >"$tmp/test.cpio"
 cat "$image/base.cpio" "$tmp/test.cpio" >"$tmp/initrd"
 
@@ -157,6 +163,7 @@ if [ "$root_ports" -gt 0 ]; then
   done
 fi
 [ -z "$qmp" ] || qemu_cmd+=(-qmp "unix:$qmp,server=on,wait=off")
+[ -z "$incoming" ] || qemu_cmd+=(-incoming "$incoming")
 
 echo "run.sh: $("$qemu_bin" --version | head -n 1)" >&2
 start=$(date +%s%N)

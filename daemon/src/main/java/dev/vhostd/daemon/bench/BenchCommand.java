@@ -77,6 +77,11 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Process whose CPU time is reported (default: the socket peer, from SO_PEERCRED).")
     Long backendPid;
 
+    @Option(names = "--dirty-log", description = "Measure with dirty-page logging on, as during a live migration:"
+            + " SET_LOG_BASE, VHOST_F_LOG_ALL and VHOST_VRING_F_LOG, and the bitmap taken and cleared every 100 ms"
+            + " like QEMU's migration thread does.")
+    boolean dirtyLog;
+
     @Option(names = "--json", description = "Print the result as one JSON object instead of the summary and RESULT line.")
     boolean json;
 
@@ -108,7 +113,15 @@ public final class BenchCommand implements Callable<Integer> {
             err.printf("connected to %s: %d bytes, %d queue(s) offered, features 0x%x, back-end pid %d%n", config.socket(),
                     device.capacityBytes(), device.backendQueues(), device.features(), pid);
             err.flush();
-            result = new BenchRunner(device, config, pid, err).run();
+            if (dirtyLog) {
+                try (var log = device.startDirtyLogging(); var syncer = new DirtyLogSyncer(log)) {
+                    err.printf("dirty-page logging on: %d bytes of bitmap%n", log.sizeBytes());
+                    result = new BenchRunner(device, config, pid, err).run();
+                    err.printf("dirty pages taken: %d%n", syncer.pages());
+                }
+            } else {
+                result = new BenchRunner(device, config, pid, err).run();
+            }
         } catch (IOException | FrontendException | IllegalArgumentException | IllegalStateException e) {
             // Operator-facing failures (no back-end, refused negotiation, a back-end that stops answering):
             // one line that says what happened, no stack trace.

@@ -14,6 +14,7 @@ import dev.vhostd.daemon.metrics.RequestStatus;
 import dev.vhostd.daemon.metrics.RequestType;
 import dev.vhostd.protocol.device.QueueHandler;
 import dev.vhostd.protocol.device.RateLimitedLog;
+import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 import dev.vhostd.protocol.virtq.DescriptorChain;
@@ -380,6 +381,10 @@ final class BlkQueueHandler implements QueueHandler {
                 long k = written + j;
                 dst.set(ValueLayout.JAVA_BYTE, j, k < serial.length ? serial[(int) k] : 0);
             }
+            DirtyLog log = queue.dirtyLog();
+            if (log != null) {
+                log.mark(chain.address(i), len);
+            }
             written += len;
         }
         finish(slot, RequestType.GET_ID, VirtioBlk.S_OK, written);
@@ -469,6 +474,16 @@ final class BlkQueueHandler implements QueueHandler {
             syncCompleted(result);
             return;
         }
+        if (slot.kind == RequestType.READ) {
+            // The backend (or the kernel, for io_uring and preadv) wrote into guest memory, whatever
+            // the result: log those pages before the used idx can tell the guest.
+            DirtyLog log = queue.dirtyLog();
+            if (log != null) {
+                for (int i = 0, n = op.segmentCount(); i < n; i++) {
+                    log.mark(memory, op.segment(i));
+                }
+            }
+        }
         op.clearSegments();
         if (result == 0 && slot.flushAfter) {
             // Write-through: the write completes only after the batch's fdatasync (startSync).
@@ -522,6 +537,10 @@ final class BlkQueueHandler implements QueueHandler {
     /** Writes the status byte and adds the used entry: used length = data written + status byte. */
     private void finish(Slot slot, RequestType kind, byte status, long dataWritten) {
         slot.status.set(ValueLayout.JAVA_BYTE, 0, status);
+        DirtyLog log = queue.dirtyLog();
+        if (log != null) {
+            log.mark(memory, slot.status);
+        }
         long bytes = kind == RequestType.READ || kind == RequestType.WRITE ? slot.dataBytes : 0;
         metrics.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
                 now - slot.startNanos);

@@ -7,10 +7,10 @@ import dev.vhostd.protocol.poll.PollerStats;
 import dev.vhostd.protocol.wire.VhostUserException;
 
 /** Feeds one device's session and poller events into its metrics. */
-final class DeviceTelemetry implements VhostUserEngine.SessionListener, VhostUserEngine.StatsFactory {
+public final class DeviceTelemetry implements VhostUserEngine.SessionListener, VhostUserEngine.StatsFactory {
     private final DeviceMetrics metrics;
 
-    DeviceTelemetry(DeviceMetrics metrics) {
+    public DeviceTelemetry(DeviceMetrics metrics) {
         this.metrics = metrics;
     }
 
@@ -63,6 +63,22 @@ final class DeviceTelemetry implements VhostUserEngine.SessionListener, VhostUse
 
     @Override
     public void ended() {
+        metrics.dirtyLogging(false);
         metrics.disconnected();
+    }
+
+    @Override
+    public void dirtyLogChanged(long bytes) {
+        metrics.dirtyLogChanged();
+    }
+
+    @Override
+    public void dirtyLogging(boolean on) {
+        metrics.dirtyLogging(on);
+    }
+
+    @Override
+    public void dirtyPagesMarked(long pages) {
+        metrics.dirtyPagesMarked(pages);
     }
 }

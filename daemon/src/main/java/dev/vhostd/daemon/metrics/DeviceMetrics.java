@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 
 /**
@@ -36,6 +37,10 @@ public final class DeviceMetrics {
     private volatile Features features;
     private volatile long capacityBytes;
     private volatile LongSupplier guestMemoryMapped = () -> 0L;
+    /** Added to by every poller of the device while the front-end migrates; read at scrape time. */
+    private final LongAdder dirtyPagesMarked = new LongAdder();
+    private final AtomicLong dirtyLogChanges = new AtomicLong();
+    private volatile boolean dirtyLogging;
     /** The backend's own latency (an RBD cluster's round trip): non-cumulative bucket counts. */
     private final java.util.concurrent.atomic.AtomicLongArray backendLatency =
             new java.util.concurrent.atomic.AtomicLongArray(LatencyBuckets.COUNT);
@@ -138,6 +143,33 @@ public final class DeviceMetrics {
     /** Where to read the guest memory currently mapped for this device, in bytes, at scrape time. */
     public void guestMemoryMapped(LongSupplier bytes) {
         guestMemoryMapped = Objects.requireNonNull(bytes, "guestMemoryMapped");
+    }
+
+    /** Guest pages newly marked dirty in the front-end's migration log; called on poller threads. */
+    public void dirtyPagesMarked(long pages) {
+        dirtyPagesMarked.add(pages);
+    }
+
+    /** The front-end supplied a new dirty log (SET_LOG_BASE accepted). */
+    public void dirtyLogChanged() {
+        dirtyLogChanges.incrementAndGet();
+    }
+
+    /** Dirty-page logging (live migration) switched on or off. */
+    public void dirtyLogging(boolean on) {
+        dirtyLogging = on;
+    }
+
+    public long dirtyPagesMarked() {
+        return dirtyPagesMarked.sum();
+    }
+
+    public long dirtyLogChanges() {
+        return dirtyLogChanges.get();
+    }
+
+    public boolean isDirtyLogging() {
+        return dirtyLogging;
     }
 
     public boolean isConnected() {

@@ -158,6 +158,13 @@ public final class VhostdMetrics implements AutoCloseable {
                 tags, d, DeviceMetrics::capacityBytes);
         gauge("vhostd.guest.memory.mapped", "Guest memory currently mapped for the device", "bytes",
                 tags, d, DeviceMetrics::guestMemoryMappedBytes);
+        counter("vhostd.dirty.pages.marked",
+                "Guest pages newly marked in the front-end's dirty log while it migrates the VM", null,
+                tags, d, DeviceMetrics::dirtyPagesMarked);
+        counter("vhostd.dirty.log.changes", "Dirty logs (SET_LOG_BASE) accepted from the front-end", null,
+                tags, d, DeviceMetrics::dirtyLogChanges);
+        gauge("vhostd.dirty.logging", "1 while the front-end has dirty-page logging on (live migration), else 0",
+                null, tags, d, x -> x.isDirtyLogging() ? 1 : 0);
         counter("vhostd.invalid.frontend.messages",
                 "vhost-user messages from the front-end that were rejected", null,
                 tags, d, DeviceMetrics::invalidFrontendMessages);

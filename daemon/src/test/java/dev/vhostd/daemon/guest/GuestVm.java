@@ -135,7 +135,8 @@ public final class GuestVm {
 
     /**
      * As {@link #start(Path, String, Options)}, with more run.sh arguments: {@code --extra-socket
-     * PATH} (another disk), {@code --root-ports N} (q35 with free root ports), {@code --qmp PATH}.
+     * PATH} (another disk), {@code --root-ports N} (q35 with free root ports), {@code --qmp PATH}, {@code
+     * --qemu BIN} and {@code --firmware DIR} (another QEMU), {@code --incoming URI} (a migration destination).
      */
     public static RunningGuest start(Path socket, String script, Options options, List<String> moreArgs) {
         Path img = prepare();

@@ -27,6 +27,17 @@ public final class QemuStorageDaemon implements AutoCloseable {
             }
         }
 
+        /**
+         * A raw image file that another process serves at the same time (a live migration's
+         * destination): like {@link File}, without QEMU's image locking, which would refuse the second.
+         */
+        record SharedFile(Path image) implements Backend {
+            @Override
+            public String blockdev() {
+                return new File(image).blockdev() + ",locking=off";
+            }
+        }
+
         /** No storage at all (reads return zeroes): measures the transport, not a disk. */
         record NullCo(long sizeBytes) implements Backend {
             public NullCo {
@@ -59,13 +70,19 @@ public final class QemuStorageDaemon implements AutoCloseable {
 
     /** As {@link #start(Path, Backend, int)}, with a logical block size (512..32768, 0 for the default 512). */
     public static QemuStorageDaemon start(Path socket, Backend backend, int queues, int logicalBlockSize) {
+        return start("qemu-storage-daemon", socket, backend, queues, logicalBlockSize);
+    }
+
+    /** As {@link #start(Path, Backend, int, int)}, running the qemu-storage-daemon binary {@code binary}. */
+    public static QemuStorageDaemon start(String binary, Path socket, Backend backend, int queues,
+            int logicalBlockSize) {
         if (queues < 1 || queues > 64) {
             throw new IllegalArgumentException("queues must be 1..64, got " + queues);
         }
         String export = "type=vhost-user-blk,id=exp,node-name=disk,addr.type=unix,addr.path="
                 + noComma(socket.toAbsolutePath()) + ",writable=on,num-queues=" + queues
                 + (logicalBlockSize != 0 ? ",logical-block-size=" + logicalBlockSize : "");
-        List<String> cmd = List.of("qemu-storage-daemon", "--blockdev", backend.blockdev(), "--export", export);
+        List<String> cmd = List.of(binary, "--blockdev", backend.blockdev(), "--export", export);
         try {
             Files.deleteIfExists(socket);
             Path log = Files.createTempFile("qemu-storage-daemon", ".log");

@@ -2,6 +2,8 @@ package dev.vhostd.protocol.connection;
 
 import dev.vhostd.protocol.wire.Message;
 import dev.vhostd.protocol.wire.Reply;
+import dev.vhostd.protocol.wire.Request;
+import dev.vhostd.protocol.wire.WireFormat;
 import dev.vhostd.protocol.wire.VhostUserException;
 
 /**
@@ -15,6 +17,14 @@ public interface BackendHandler {
      * sends a REPLY_ACK error or closes, as the exception says.
      */
     Reply handle(Message message);
+
+    /**
+     * True if {@code request} has a reply of its own in this session (which also stands in for its
+     * REPLY_ACK). The default is the fixed list; SET_LOG_BASE has one once LOG_SHMFD is negotiated.
+     */
+    default boolean repliesTo(Request request) {
+        return WireFormat.hasOwnReply(request);
+    }
 
     /** True once VHOST_USER_PROTOCOL_F_REPLY_ACK has been negotiated (need_reply is honoured). */
     boolean replyAckNegotiated();

@@ -193,7 +193,7 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
                     peer, request);
             return false;
         }
-        if (WireFormat.hasOwnReply(request)) {
+        if (handler.repliesTo(request)) {
             byte[] bytes;
             try {
                 bytes = MessageEncoder.reply(message, reply);
@@ -232,10 +232,17 @@ public final class VhostUserConnection implements Runnable, AutoCloseable {
             return false;
         }
         Request request = Request.of(code);
-        if (request != null && WireFormat.hasOwnReply(request)) {
+        if (request != null && handler.repliesTo(request)) {
             if (request == Request.GET_CONFIG) {
                 LOG.log(Level.WARNING, "{0}: {1} refused: {2}", peer, name, e.getMessage());
                 out.write(MessageEncoder.configError());
+                return true;
+            }
+            if (request == Request.SET_LOG_BASE) {
+                // QEMU waits for this reply and reads only its header; a non-zero u64 says "failed"
+                // to a front-end that looks, and the session goes on with the previous log.
+                LOG.log(Level.WARNING, "{0}: {1} refused: {2}", peer, name, e.getMessage());
+                out.write(MessageEncoder.ack(request, false));
                 return true;
             }
             // The front-end blocks until this reply arrives and the protocol has no error form for it.

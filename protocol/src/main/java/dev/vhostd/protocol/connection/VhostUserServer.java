@@ -255,7 +255,7 @@ public final class VhostUserServer implements AutoCloseable, Liveness {
         if (closed) {
             connection.close(); // close() ran between accept and here; run() still reports the disconnect
         }
-        WaitingFrontends watcher = WaitingFrontends.watch(socket, path, connection.peer());
+        WaitingFrontends watcher = WaitingFrontends.watch(socket, path, connection.peer(), readiness);
         try {
             connection.run();
         } finally {

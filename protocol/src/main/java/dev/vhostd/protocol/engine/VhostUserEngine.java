@@ -14,6 +14,7 @@ import dev.vhostd.protocol.device.ConfigNotifier;
 import dev.vhostd.protocol.device.QueueHandler;
 import dev.vhostd.protocol.device.VirtioDevice;
 import dev.vhostd.protocol.device.VirtioFeatures;
+import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 import dev.vhostd.protocol.memory.MemoryFaults;
@@ -24,6 +25,7 @@ import dev.vhostd.protocol.poll.QueueBinding;
 import dev.vhostd.protocol.virtq.QueueBrokenException;
 import dev.vhostd.protocol.virtq.SplitQueue;
 import dev.vhostd.protocol.wire.Message;
+import dev.vhostd.protocol.wire.MessageFds;
 import dev.vhostd.protocol.wire.Reply;
 import dev.vhostd.protocol.wire.Request;
 import dev.vhostd.protocol.wire.VhostUserException;
@@ -78,6 +80,12 @@ public final class VhostUserEngine implements BackendHandler {
     private final ConfigNotifier configNotifier = this::configChanged;
     /** INFLIGHT_SHMFD area, once GET_INFLIGHT_FD or SET_INFLIGHT_FD provided one. */
     private InflightArea inflight;
+    /** The dirty log from the last accepted SET_LOG_BASE, or null. In effect only while LOG_ALL is acked. */
+    private DirtyLog dirtyLog;
+    /** SET_LOG_FD's eventfd, kept for the session (vhostd does not signal it: the front-end reads the bitmap). */
+    private OwnedFd logEventFd;
+    /** Logged once per session when LOG_ALL is on while rings run without a log to write to. */
+    private boolean warnedNoLog;
     /** Whether this session already said that its memory can shrink (once per session). */
     private boolean shrinkNoted;
 
@@ -98,6 +106,15 @@ public final class VhostUserEngine implements BackendHandler {
 
         default void ended() {}
 
+        /** A new dirty log was accepted (SET_LOG_BASE): {@code bytes} of bitmap. */
+        default void dirtyLogChanged(long bytes) {}
+
+        /** Dirty logging is now on (LOG_ALL acked and a log mapped) or off. */
+        default void dirtyLogging(boolean on) {}
+
+        /** {@code pages} guest pages were newly marked dirty; called on poller threads. */
+        default void dirtyPagesMarked(long pages) {}
+
         SessionListener NONE = new SessionListener() {};
     }
 
@@ -116,6 +133,7 @@ public final class VhostUserEngine implements BackendHandler {
                 | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
                 | VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX)
                 | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
+                | VirtioFeatures.bit(VirtioFeatures.LOG_ALL)
                 | VirtioFeatures.bit(VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES);
     }
 
@@ -192,6 +210,28 @@ public final class VhostUserEngine implements BackendHandler {
         return (ackedProtocolFeatures & (1L << ProtocolFeatures.REPLY_ACK)) != 0;
     }
 
+    /** SET_LOG_BASE has a reply of its own once LOG_SHMFD is negotiated (QEMU waits for it). */
+    @Override
+    public boolean repliesTo(Request request) {
+        if (request == Request.SET_LOG_BASE) {
+            return logShmfdNegotiated();
+        }
+        return BackendHandler.super.repliesTo(request);
+    }
+
+    private boolean logShmfdNegotiated() {
+        return (ackedProtocolFeatures & (1L << ProtocolFeatures.LOG_SHMFD)) != 0;
+    }
+
+    /** True while the front-end migrates: LOG_ALL acked and a log to write to. */
+    public boolean logging() {
+        return loggingFor(ackedFeatures) != null;
+    }
+
+    private DirtyLog loggingFor(long features) {
+        return VirtioFeatures.has(features, VirtioFeatures.LOG_ALL) ? dirtyLog : null;
+    }
+
     private boolean protocolFeaturesNegotiated() {
         return VirtioFeatures.has(ackedFeatures, VirtioFeatures.VHOST_USER_PROTOCOL_FEATURES);
     }
@@ -238,13 +278,23 @@ public final class VhostUserEngine implements BackendHandler {
             case Message.GetQueueNum m -> new Reply.U64(vrings.length);
             case Message.GetMaxMemSlots m -> new Reply.U64(MAX_MEM_SLOTS);
             case Message.SetMemTable m -> {
+                requireLogCovers(m.regions(), m);
                 changeMemory(() -> memory.replace(m.regions(), m.fds()));
                 noteShrinkableRegions();
                 yield Reply.NONE;
             }
             case Message.AddMemReg m -> {
+                requireLogCovers(List.of(m.region()), m);
                 changeMemory(() -> memory.add(m.region(), m.fd()));
                 noteShrinkableRegions();
+                yield Reply.NONE;
+            }
+            case Message.SetLogBase m -> setLogBase(m);
+            case Message.SetLogFd m -> {
+                if (logEventFd != null) {
+                    logEventFd.close();
+                }
+                logEventFd = m.fd();
                 yield Reply.NONE;
             }
             case Message.RemMemReg m -> {
@@ -274,18 +324,7 @@ public final class VhostUserEngine implements BackendHandler {
     }
 
     private static void closeFds(Message message) {
-        switch (message) {
-            case Message.SetMemTable m -> m.fds().forEach(OwnedFd::close);
-            case Message.AddMemReg m -> m.fd().close();
-            case Message.SetInflightFd m -> m.fd().close();
-            case Message.SetBackendReqFd m -> m.fd().close();
-            case Message.SetVringFd m -> {
-                if (m.fd() != null) {
-                    m.fd().close();
-                }
-            }
-            default -> { }
-        }
+        MessageFds.close(message);
     }
 
     private Vring vring(int index) {
@@ -307,8 +346,23 @@ public final class VhostUserEngine implements BackendHandler {
                 throw VhostUserException.rejected("EVENT_IDX cannot change while queue " + v.index + " is running");
             }
         }
+        DirtyLog wasLogging = loggingFor(ackedFeatures);
+        DirtyLog willLog = loggingFor(features);
+        if (willLog != null && wasLogging == null) {
+            String gap = logGap(willLog, memory.snapshot());
+            if (gap != null) {
+                throw VhostUserException.rejected("dirty logging (VHOST_F_LOG_ALL) cannot start: " + gap);
+            }
+        }
         ackedFeatures = features;
         featuresSet = true;
+        if (willLog != wasLogging) {
+            // LOG_ALL switched while rings may run: every poller takes the change at its next batch
+            // boundary before the front-end hears back (QEMU waits for this ack before it syncs).
+            publishLog();
+            listener.dirtyLogging(willLog != null);
+            LOG.log(Level.INFO, () -> name + ": dirty-page logging " + (willLog != null ? "on" : "off"));
+        }
         device.featuresNegotiated(features);
         listener.featuresNegotiated(features, ackedProtocolFeatures);
         LOG.log(Level.INFO, () -> String.format("%s: features negotiated 0x%x", name, features));
@@ -375,11 +429,26 @@ public final class VhostUserEngine implements BackendHandler {
 
     private Reply setVringAddr(Message.SetVringAddr m) {
         Vring v = vring(m.index());
-        if ((m.flags() & Message.SetVringAddr.F_LOG) != 0) {
-            throw VhostUserException.rejected("queue " + m.index()
-                    + ": dirty logging was requested but LOG_SHMFD is not offered");
+        boolean logUsed = (m.flags() & Message.SetVringAddr.F_LOG) != 0;
+        if (logUsed && v.num > 0 && dirtyLog != null) {
+            String gap = usedLogGap(dirtyLog, m.index(), m.logGuestAddr(), v.num);
+            if (gap != null) {
+                throw VhostUserException.rejected(gap);
+            }
         }
-        requireStopped(v, "SET_VRING_ADDR");
+        if (v.running()) {
+            // vhost-user.rst "Migration": the front-end toggles VHOST_VRING_F_LOG on running rings.
+            // Only the log flag and address may change then; the rings themselves stay where they are.
+            if (m.descUserAddr() != v.descUserAddr || m.availUserAddr() != v.availUserAddr
+                    || m.usedUserAddr() != v.usedUserAddr) {
+                throw VhostUserException.rejected("SET_VRING_ADDR for queue " + v.index + " moves its rings while it"
+                        + " is running; the front-end must stop it first (GET_VRING_BASE)");
+            }
+            v.logUsed = logUsed;
+            v.logGuestAddr = m.logGuestAddr();
+            setQueueLog(v);
+            return Reply.NONE;
+        }
         GuestMemory mem = memory.snapshot();
         if (mem.regions().isEmpty() && !shareHintLogged) {
             shareHintLogged = true;
@@ -398,6 +467,8 @@ public final class VhostUserEngine implements BackendHandler {
         v.descUserAddr = m.descUserAddr();
         v.availUserAddr = m.availUserAddr();
         v.usedUserAddr = m.usedUserAddr();
+        v.logUsed = logUsed;
+        v.logGuestAddr = m.logGuestAddr();
         v.addressSet = true;
         return Reply.NONE;
     }
@@ -694,6 +765,13 @@ public final class VhostUserEngine implements BackendHandler {
             throw VhostUserException.rejected("queue " + v.index + " cannot start: " + e.getMessage());
         }
         trackInflight(v, queue);
+        DirtyLog log = loggingFor(ackedFeatures);
+        if (log != null && v.logUsed && usedLogGap(log, v.index, v.logGuestAddr, v.num) != null) {
+            throw VhostUserException.rejected("queue " + v.index + " cannot start: "
+                    + usedLogGap(log, v.index, v.logGuestAddr, v.num));
+        }
+        // Set before the poller takes the queue; the hand-off orders it before the first batch.
+        queue.logTo(log, log != null && v.logUsed ? v.logGuestAddr : -1);
         QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
         v.poller = pollers.assign();
         v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
@@ -705,6 +783,7 @@ public final class VhostUserEngine implements BackendHandler {
             handler.close();
             throw new IllegalStateException("queue " + v.index + " could not be attached to its poller", e.getCause());
         }
+        warnIfLoggingWithoutLog();
         LOG.log(Level.INFO, () -> String.format("%s: queue %d started (size %d, base %d, event_idx %s, %s)", name,
                 v.index, v.num, v.base, eventIdx, v.kick == null ? "polled" : "kick fd"));
     }
@@ -722,6 +801,153 @@ public final class VhostUserEngine implements BackendHandler {
             v.poller = null;
         }
         LOG.log(Level.INFO, () -> name + ": queue " + v.index + " stopped at avail index " + v.base);
+    }
+
+    /**
+     * SET_LOG_BASE: validates and maps the new log, hands it to every running ring at a batch
+     * boundary, and only then unmaps the old one and replies. QEMU reads the old log one last time
+     * after this reply and frees it, so no poller may mark it afterwards; and a log refused here
+     * changes nothing (the previous one stays in use).
+     */
+    private Reply setLogBase(Message.SetLogBase m) {
+        if (m.fd() == null) {
+            throw VhostUserException.rejected("SET_LOG_BASE without an fd: vhostd logs dirty pages only into"
+                    + " shared memory (protocol feature LOG_SHMFD), which the front-end "
+                    + (logShmfdNegotiated() ? "negotiated but did not attach" : "did not negotiate"));
+        }
+        if (!logShmfdNegotiated()) {
+            m.fd().close();
+            throw VhostUserException.rejected("SET_LOG_BASE with an fd, but LOG_SHMFD was not negotiated");
+        }
+        DirtyLog next;
+        try {
+            next = DirtyLog.map(m.fd(), m.mmapSize(), m.mmapOffset(), listener::dirtyPagesMarked);
+        } catch (IllegalArgumentException e) {
+            throw VhostUserException.rejected("the previous log stays in use: " + e.getMessage());
+        } catch (RuntimeException e) {
+            throw VhostUserException.rejected("the previous log stays in use: cannot map the log: "
+                    + e.getMessage());
+        }
+        String gap = logGap(next, memory.snapshot());
+        if (gap != null) {
+            next.close();
+            throw VhostUserException.rejected("the previous log stays in use: " + gap);
+        }
+        boolean wasLogging = logging();
+        DirtyLog old = dirtyLog;
+        dirtyLog = next;
+        publishLog();
+        if (old != null) {
+            old.close();
+        }
+        listener.dirtyLogChanged(next.sizeBytes());
+        if (logging() != wasLogging) {
+            listener.dirtyLogging(logging());
+        }
+        LOG.log(Level.INFO, () -> name + ": dirty log of " + next.sizeBytes() + " bytes mapped (covers guest memory"
+                + " below 0x" + Long.toHexString(next.coveredEnd()) + ")");
+        return new Reply.U64(0);
+    }
+
+    /**
+     * Why {@code log} cannot serve the guest memory {@code mem} and the rings that log their used ring,
+     * or null if it can. A page that has no bit could not be marked, so such a log is refused rather
+     * than pages silently skipped.
+     */
+    private String logGap(DirtyLog log, GuestMemory mem) {
+        long end = mem.guestPhysEnd();
+        if (!log.covers(end)) {
+            return "the log of " + log.sizeBytes() + " bytes covers guest memory below 0x"
+                    + Long.toHexString(log.coveredEnd()) + " but the memory table reaches 0x" + Long.toHexString(end)
+                    + " (one bit per 4 KiB page from address 0 is needed)";
+        }
+        for (Vring v : vrings) {
+            if (v.addressSet && v.logUsed && v.num > 0) {
+                String gap = usedLogGap(log, v.index, v.logGuestAddr, v.num);
+                if (gap != null) {
+                    return gap;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** vhost-user.rst: the bit of the used ring's last byte, at log_guest_addr, must be inside the log. */
+    private static String usedLogGap(DirtyLog log, int index, long logGuestAddr, int num) {
+        long end = logGuestAddr + SplitQueue.usedBytes(num);
+        if (Long.compareUnsigned(end, logGuestAddr) < 0 || !log.covers(end)) {
+            return "queue " + index + "'s used ring is logged at 0x" + Long.toHexString(logGuestAddr) + ".."
+                    + Long.toHexString(end) + ", beyond the log of " + log.sizeBytes() + " bytes (covers below 0x"
+                    + Long.toHexString(log.coveredEnd()) + ")";
+        }
+        return null;
+    }
+
+    /** While logging, a memory table that reaches past the log is refused (QEMU grows the log first). */
+    private void requireLogCovers(List<Message.MemoryRegion> regions, Message message) {
+        DirtyLog log = loggingFor(ackedFeatures);
+        if (log == null) {
+            return;
+        }
+        for (Message.MemoryRegion r : regions) {
+            long end = r.guestPhysAddr() + r.size();
+            if (Long.compareUnsigned(end, r.guestPhysAddr()) < 0 || !log.covers(end)) {
+                closeFds(message);
+                throw VhostUserException.rejected("refused while migrating: region 0x"
+                        + Long.toHexString(r.guestPhysAddr()) + "..0x" + Long.toHexString(end)
+                        + " lies beyond the dirty log (covers below 0x" + Long.toHexString(log.coveredEnd())
+                        + "); send a larger SET_LOG_BASE first");
+            }
+        }
+    }
+
+    /** Gives every running ring the log now in effect, waiting for each poller's batch boundary. */
+    private void publishLog() {
+        for (Vring v : vrings) {
+            if (v.running()) {
+                setQueueLog(v);
+            }
+        }
+        warnIfLoggingWithoutLog();
+    }
+
+    private void setQueueLog(Vring v) {
+        if (!v.running()) {
+            return;
+        }
+        DirtyLog log = loggingFor(ackedFeatures);
+        try {
+            v.poller.setDirtyLog(v.binding, log, log != null && v.logUsed ? v.logGuestAddr : -1).join();
+        } catch (CompletionException e) {
+            // Only a stopped poller refuses commands (daemon shutdown); its queues are no longer served.
+            LOG.log(Level.WARNING, name + ": queue " + v.index + ": dirty log not handed to its poller: "
+                    + e.getCause().getMessage());
+        }
+    }
+
+    private void warnIfLoggingWithoutLog() {
+        if (warnedNoLog || !VirtioFeatures.has(ackedFeatures, VirtioFeatures.LOG_ALL) || dirtyLog != null) {
+            return;
+        }
+        for (Vring v : vrings) {
+            if (v.running()) {
+                warnedNoLog = true;
+                LOG.log(Level.WARNING, name + ": the front-end turned on VHOST_F_LOG_ALL but sent no dirty log"
+                        + " (SET_LOG_BASE) while queue " + v.index + " runs: pages written now are not logged");
+                return;
+            }
+        }
+    }
+
+    private void closeDirtyLog() {
+        if (dirtyLog != null) {
+            dirtyLog.close();
+            dirtyLog = null;
+        }
+        if (logEventFd != null) {
+            logEventFd.close();
+            logEventFd = null;
+        }
     }
 
     /** Called on a poller thread: the queue was already detached there. */
@@ -746,9 +972,14 @@ public final class VhostUserEngine implements BackendHandler {
             stop(v);
             v.reset();
         }
+        boolean wasLogging = logging();
         ackedFeatures = 0;
         featuresSet = false;
         closeInflight();
+        closeDirtyLog();
+        if (wasLogging) {
+            listener.dirtyLogging(false);
+        }
         device.reset();
     }
 
@@ -786,6 +1017,10 @@ public final class VhostUserEngine implements BackendHandler {
         closeBackendChannel();
         memory.close();
         closeInflight();
+        if (logging()) {
+            listener.dirtyLogging(false);
+        }
+        closeDirtyLog();
         device.reset();
         listener.ended();
         LOG.log(Level.INFO, () -> name + ": front-end session ended" + (featuresSet ? "" : " before feature negotiation"));

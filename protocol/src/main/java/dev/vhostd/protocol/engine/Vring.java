@@ -12,6 +12,9 @@ final class Vring {
     long descUserAddr;
     long usedUserAddr;
     long availUserAddr;
+    /** VHOST_VRING_F_LOG: used-ring writes are logged, at {@link #logGuestAddr} (vhost-user.rst "Migration"). */
+    boolean logUsed;
+    long logGuestAddr;
     /** The next avail index to process (SET_VRING_BASE, and where a stopped ring left off). */
     int base;
     /** A kick fd (or the polling request) has arrived: the ring is started (vhost-user.rst "Ring states"). */
@@ -36,6 +39,8 @@ final class Vring {
     void reset() {
         num = 0;
         addressSet = false;
+        logUsed = false;
+        logGuestAddr = 0;
         base = 0;
         started = false;
         enabled = false;

@@ -13,6 +13,9 @@ public final class FeatureBits {
     public static final int VERSION_1 = 32;
 
     public static final int PROTOCOL_MQ = 0;
+    public static final int PROTOCOL_LOG_SHMFD = 1;
+    /** VHOST_F_LOG_ALL: the back-end logs the guest pages it writes (live migration). */
+    public static final int LOG_ALL = 26;
     public static final int PROTOCOL_REPLY_ACK = 3;
     public static final int PROTOCOL_CONFIG = 9;
     public static final int PROTOCOL_INFLIGHT_SHMFD = 12;

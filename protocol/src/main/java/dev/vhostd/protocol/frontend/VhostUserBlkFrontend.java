@@ -83,7 +83,8 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
             long proto = 0;
             if (FeatureBits.has(negotiated, FeatureBits.VHOST_USER_PROTOCOL_FEATURES)) {
                 long wantedProto = (1L << FeatureBits.PROTOCOL_MQ) | (1L << FeatureBits.PROTOCOL_REPLY_ACK)
-                        | (1L << FeatureBits.PROTOCOL_CONFIG) | (1L << FeatureBits.PROTOCOL_INFLIGHT_SHMFD);
+                        | (1L << FeatureBits.PROTOCOL_CONFIG) | (1L << FeatureBits.PROTOCOL_INFLIGHT_SHMFD)
+                        | (1L << FeatureBits.PROTOCOL_LOG_SHMFD);
                 proto = connection.getProtocolFeatures() & wantedProto;
                 connection.setProtocolFeatures(proto);
             }
@@ -207,6 +208,38 @@ public final class VhostUserBlkFrontend implements AutoCloseable {
 
     public boolean readOnly() {
         return FeatureBits.has(features, VirtioBlkSpec.F_RO);
+    }
+
+    /**
+     * Turns on dirty-page logging the way QEMU does when a migration starts: a memfd bitmap covering
+     * guest RAM (SET_LOG_BASE), VHOST_F_LOG_ALL (SET_FEATURES) and VHOST_VRING_F_LOG on every ring
+     * with the used ring's guest address. The returned log is the caller's; like QEMU's migration
+     * thread, its {@link DirtyLogArea#takeAll()} reads and clears the bits.
+     */
+    public DirtyLogArea startDirtyLogging() throws IOException {
+        if ((protocolFeatures & (1L << FeatureBits.PROTOCOL_LOG_SHMFD)) == 0) {
+            throw new FrontendException("the back-end does not offer LOG_SHMFD: it cannot log dirty pages");
+        }
+        if ((connection.getFeatures() & FeatureBits.bit(FeatureBits.LOG_ALL)) == 0) {
+            throw new FrontendException("the back-end does not offer VHOST_F_LOG_ALL");
+        }
+        long end = ram.region().guestAddress() + ram.region().size();
+        // One bit per 4 KiB page from address 0, in whole 64-bit chunks as QEMU sizes it.
+        long bytes = ((end + (4096L * 64) - 1) / (4096L * 64)) * 8;
+        DirtyLogArea log = new DirtyLogArea(bytes);
+        try {
+            connection.setLogBase(bytes, 0, log.fd());
+            connection.setFeatures(features | FeatureBits.bit(FeatureBits.LOG_ALL));
+            for (int i = 0; i < queues.length; i++) {
+                VringAddress a = queues[i].address(ram);
+                connection.setVringAddr(new VringAddress(i, 1, a.descUserAddress(), a.usedUserAddress(),
+                        a.availUserAddress(), queues[i].usedGuestAddress()));
+            }
+            return log;
+        } catch (IOException | RuntimeException e) {
+            log.close();
+            throw e;
+        }
     }
 
     /** Stops every ring (GET_VRING_BASE) and returns each ring's final avail index as the back-end saw it. */

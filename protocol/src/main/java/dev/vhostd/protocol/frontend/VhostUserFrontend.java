@@ -198,6 +198,20 @@ public final class VhostUserFrontend implements AutoCloseable {
         send(Request.SET_INFLIGHT_FD, FrontendCodec.inflight(mmapSize, mmapOffset, numQueues, queueSize), fd);
     }
 
+    /**
+     * SET_LOG_BASE with the dirty log's fd (protocol feature LOG_SHMFD, which gives it a reply of its
+     * own, as QEMU expects): {@code size} bytes of bitmap at {@code offset}. The fd stays the caller's.
+     */
+    public synchronized void setLogBase(long size, long offset, int fd) throws IOException {
+        byte[] payload = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(size)
+                .putLong(offset).array();
+        write(FrontendCodec.message(Request.SET_LOG_BASE.code, 0, payload), new int[] {fd});
+        long status = FrontendCodec.decodeU64(readReply(Request.SET_LOG_BASE));
+        if (status != 0) {
+            throw new FrontendException(name + ": back-end refused SET_LOG_BASE (status " + status + ")");
+        }
+    }
+
     /** Sends a request that has a reply payload and returns that payload. */
     private byte[] call(Request request, byte[] payload) throws IOException {
         write(FrontendCodec.message(request.code, 0, payload), null);

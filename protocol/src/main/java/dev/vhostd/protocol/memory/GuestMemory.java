@@ -101,6 +101,11 @@ public final class GuestMemory {
         return List.of(regions);
     }
 
+    /** The end of the highest region in guest-physical space (0 without memory): what a dirty log must cover. */
+    public long guestPhysEnd() {
+        return regions.length == 0 ? 0 : regions[regions.length - 1].guestPhysEnd();
+    }
+
     /**
      * True if no access inside this snapshot's regions can fault: every region's file is sealed
      * against shrinking. Only then may native code (which cannot turn a fault into an exception)
@@ -158,6 +163,23 @@ public final class GuestMemory {
     /** Offset of {@code gpa} inside region {@code index}; only meaningful after {@link #find} returned it. */
     public long offsetIn(int index, long gpa) {
         return gpa - starts[index];
+    }
+
+    /**
+     * The guest-physical address of {@code slice}, a slice of one of this snapshot's mappings (as
+     * {@link #slice} and {@link #slices} hand out), or -1 if it is not inside one. Lets the dirty log
+     * mark what a backend wrote through a segment without the device keeping guest addresses.
+     */
+    public long guestAddressOf(MemorySegment slice) {
+        long address = slice.address();
+        long length = slice.byteSize();
+        for (int i = 0; i < mappings.length; i++) {
+            long off = address - mappings[i].address();
+            if (Long.compareUnsigned(off, sizes[i]) < 0 && Long.compareUnsigned(length, sizes[i] - off) <= 0) {
+                return starts[i] + off;
+            }
+        }
+        return -1;
     }
 
     /**

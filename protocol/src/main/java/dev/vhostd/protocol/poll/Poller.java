@@ -7,8 +7,11 @@ import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
+import dev.vhostd.protocol.memory.DirtyLog;
+import dev.vhostd.protocol.memory.DirtyLogException;
 import dev.vhostd.protocol.memory.MemoryFaults;
 import dev.vhostd.protocol.virtq.QueueBrokenException;
+import dev.vhostd.protocol.virtq.SplitQueue;
 import dev.vhostd.sys.Epoll;
 import dev.vhostd.sys.EventFd;
 import dev.vhostd.sys.Libc;
@@ -123,6 +126,14 @@ public final class Poller implements AutoCloseable, Liveness {
     /** Replaces the call fd of an attached queue on the poller thread. */
     public CompletableFuture<Void> setCallFd(QueueBinding binding, int callFd) {
         return submit(() -> binding.callFd = callFd);
+    }
+
+    /**
+     * Switches the queue's dirty logging ({@link SplitQueue#logTo}) on the poller thread, between two
+     * batches. Once the future completes no batch of this queue uses the previous log any more.
+     */
+    public CompletableFuture<Void> setDirtyLog(QueueBinding binding, DirtyLog log, long usedRingLogAddr) {
+        return submit(() -> binding.queue.logTo(log, usedRingLogAddr));
     }
 
     /** Detaches {@code binding} if attached (true), after draining and publishing what it still has. */
@@ -386,6 +397,9 @@ public final class Poller implements AutoCloseable, Liveness {
         if (e instanceof QueueBrokenException) {
             LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage()
                     + ". The guest driver wrote an invalid ring; the front-end connection will be closed.");
+        } else if (e instanceof DirtyLogException) {
+            LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: " + e.getMessage() + ". A migration"
+                    + " in progress would copy stale guest memory, so the front-end connection will be closed.");
         } else if (MemoryFaults.isFault(e)) {
             LOG.log(Level.ERROR, name + ": queue " + b.queueIndex + " stopped: an access to front-end shared memory"
                     + " faulted (the front-end shrank or unmapped it); the front-end connection will be closed.");

@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 
+import dev.vhostd.protocol.memory.DirtyLog;
 import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 
@@ -82,6 +83,10 @@ public final class SplitQueue {
     /** What the last pop returned, so {@link #unpop} can put exactly that back: -1 when nothing can be. */
     private int lastPopped = -1;
     private boolean lastPopResubmitted;
+    /** The dirty-page log while the front-end migrates (VHOST_F_LOG_ALL), else null. */
+    private DirtyLog dirtyLog;
+    /** Where used-ring writes are logged (the ring's log_guest_addr with VHOST_VRING_F_LOG), or -1: not logged. */
+    private long usedLogAddr = -1;
 
     private SplitQueue(GuestMemory mem, int size, MemorySegment desc, MemorySegment avail, MemorySegment used,
             int nextAvail, boolean eventIdx) {
@@ -232,6 +237,29 @@ public final class SplitQueue {
     /** Like {@link #trackInflight}, but discards whatever {@code area} recorded. */
     public void trackInflightAfresh(MemorySegment area) {
         inflight = InflightLog.reset(area, size, publishedUsed);
+    }
+
+    /**
+     * Sets where this queue's writes are logged: {@code log} (null: logging off) and, for a ring set
+     * up with VHOST_VRING_F_LOG, the log address of the used ring ({@code -1}: used-ring writes are not
+     * logged). Call on the thread that owns the queue, between batches: the device reads
+     * {@link #dirtyLog()} for its own writes, this queue for its used-ring writes.
+     */
+    public void logTo(DirtyLog log, long usedRingLogAddr) {
+        this.dirtyLog = log;
+        this.usedLogAddr = usedRingLogAddr;
+    }
+
+    /** The dirty log in effect for this batch, or null while the front-end is not migrating. */
+    public DirtyLog dirtyLog() {
+        return dirtyLog;
+    }
+
+    /** Bytes {@code [offset, offset + length)} of the used ring were written: log them if asked to. */
+    private void logUsed(long offset, long length) {
+        if (dirtyLog != null && usedLogAddr != -1) {
+            dirtyLog.mark(usedLogAddr + offset, length);
+        }
     }
 
     /** How many chains the driver has made available beyond {@link #nextAvail()} (reads avail idx). */
@@ -470,6 +498,9 @@ public final class SplitQueue {
         // (section 2.7.8.2: the device MUST set len prior to updating the used idx).
         IDX.setRelease(used, RING_IDX, (short) now);
         publishedUsed = now;
+        if (dirtyLog != null && usedLogAddr != -1) {
+            logUsedElements(old, now);
+        }
         outstanding = Math.max(0, outstanding - ((now - old) & 0xFFFF));
         if (inflight != null) {
             inflight.published(now);
@@ -485,6 +516,18 @@ public final class SplitQueue {
         return (flags & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
     }
 
+    /** Logs the used elements {@code [from, to)} (u16 indices, possibly wrapping the ring) and the idx. */
+    private void logUsedElements(int from, int to) {
+        int count = (to - from) & 0xFFFF;
+        int slot = from & mask;
+        int first = Math.min(count, size - slot);
+        logUsed(RING_ENTRIES + 8L * slot, 8L * first);
+        if (count > first) {
+            logUsed(RING_ENTRIES, 8L * (count - first));
+        }
+        logUsed(RING_IDX, 2);
+    }
+
     /**
      * Asks the driver to kick on new buffers: with EVENT_IDX writes avail_event = nextAvail, otherwise
      * clears VIRTQ_USED_F_NO_NOTIFY. Then re-reads avail idx: returns true if buffers arrived meanwhile,
@@ -494,8 +537,10 @@ public final class SplitQueue {
     public boolean enableNotifications() {
         if (eventIdx) {
             IDX.set(used, availEventOffset, (short) nextAvail);
+            logUsed(availEventOffset, 2);
         } else {
             IDX.set(used, 0L, (short) 0);
+            logUsed(0, 2);
         }
         // Order the store above before the re-read of avail idx (pairs with the driver's barrier
         // between its avail idx store and its read of avail_event / used flags, section 2.7.13.4).
@@ -515,6 +560,7 @@ public final class SplitQueue {
     public void disableNotifications() {
         if (!eventIdx) {
             IDX.set(used, 0L, (short) VIRTQ_USED_F_NO_NOTIFY);
+            logUsed(0, 2);
         }
     }
 

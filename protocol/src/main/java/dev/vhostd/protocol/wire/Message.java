@@ -37,6 +37,19 @@ public sealed interface Message {
         public Request request() { return Request.SET_MEM_TABLE; }
     }
 
+    /**
+     * SET_LOG_BASE: the dirty-page bitmap is {@code mmapSize} bytes at {@code mmapOffset} of {@code fd}
+     * (VhostUserLog). {@code fd} is null when the front-end attached none (it did not negotiate LOG_SHMFD).
+     */
+    record SetLogBase(long mmapSize, long mmapOffset, OwnedFd fd) implements Message {
+        public Request request() { return Request.SET_LOG_BASE; }
+    }
+
+    /** SET_LOG_FD: an eventfd to signal when the log has been written; exactly one fd. */
+    record SetLogFd(OwnedFd fd) implements Message {
+        public Request request() { return Request.SET_LOG_FD; }
+    }
+
     record SetVringNum(int index, int num) implements Message {
         public Request request() { return Request.SET_VRING_NUM; }
     }

@@ -68,6 +68,19 @@ public final class MessageDecoder {
             case SET_FEATURES -> new Message.SetFeatures(u64(r, p, fds));
             case SET_PROTOCOL_FEATURES -> new Message.SetProtocolFeatures(u64(r, p, fds));
             case SET_MEM_TABLE -> memTable(p, fds);
+            case SET_LOG_BASE -> {
+                size(r, p, LOG_SIZE);
+                // No fd is the old shared-memory-less form; the engine refuses it with a reason.
+                if (fds.size() > 1) {
+                    throw reject(r, fds.size() + " fds attached, expected one (the log's memory) (all closed)");
+                }
+                yield new Message.SetLogBase(p.getLong(0), p.getLong(8), fds.isEmpty() ? null : fds.getFirst());
+            }
+            case SET_LOG_FD -> {
+                size(r, p, 0);
+                fdCount(r, fds, 1, "exactly one eventfd");
+                yield new Message.SetLogFd(fds.getFirst());
+            }
             case SET_VRING_NUM -> {
                 vringState(r, p, fds);
                 yield new Message.SetVringNum(index(r, p.getInt(0)), u16(r, "num", p.getInt(4)));

@@ -68,7 +68,7 @@ public final class MessageEncoder {
 
     private static boolean isU64Reply(Request r) {
         return r == Request.GET_FEATURES || r == Request.GET_PROTOCOL_FEATURES
-                || r == Request.GET_QUEUE_NUM || r == Request.GET_MAX_MEM_SLOTS;
+                || r == Request.GET_QUEUE_NUM || r == Request.GET_MAX_MEM_SLOTS || r == Request.SET_LOG_BASE;
     }
 
     private static byte[] u64(Request r, long value) {

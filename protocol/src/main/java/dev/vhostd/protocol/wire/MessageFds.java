@@ -15,6 +15,8 @@ public final class MessageFds {
             case Message.AddMemReg m -> List.of(m.fd());
             case Message.SetInflightFd m -> List.of(m.fd());
             case Message.SetBackendReqFd m -> List.of(m.fd());
+            case Message.SetLogBase m when m.fd() != null -> List.of(m.fd());
+            case Message.SetLogFd m -> List.of(m.fd());
             case Message.SetVringFd m when m.fd() != null -> List.of(m.fd());
             default -> List.of();
         };

@@ -10,6 +10,8 @@ public enum Request {
     SET_OWNER(3),
     RESET_OWNER(4),
     SET_MEM_TABLE(5),
+    SET_LOG_BASE(6),
+    SET_LOG_FD(7),
     SET_VRING_NUM(8),
     SET_VRING_ADDR(9),
     SET_VRING_BASE(10),

@@ -38,6 +38,8 @@ public final class WireFormat {
      */
     public static final int INFLIGHT_SIZE = 24;
     public static final int INFLIGHT_MIN_SIZE = 20;
+    /** VhostUserLog: u64 mmap_size, u64 mmap_offset. */
+    public static final int LOG_SIZE = 16;
     /** QEMU's VHOST_USER_MAX_CONFIG_SIZE: a config access carries at most 256 bytes. */
     public static final int MAX_CONFIG_SIZE = 256;
 
@@ -66,8 +68,9 @@ public final class WireFormat {
     private WireFormat() {}
 
     /**
-     * True for requests that solicit a reply body of their own (vhost-user.rst, "Communication"),
-     * which also replaces the REPLY_ACK for them.
+     * True for requests that always solicit a reply body of their own (vhost-user.rst, "Communication"),
+     * which also replaces the REPLY_ACK for them. SET_LOG_BASE has one only once LOG_SHMFD is
+     * negotiated, which the session decides ({@code BackendHandler.repliesTo}).
      */
     public static boolean hasOwnReply(Request request) {
         return switch (request) {

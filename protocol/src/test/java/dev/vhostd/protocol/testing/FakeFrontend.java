@@ -139,6 +139,21 @@ public final class FakeFrontend implements AutoCloseable {
         return b.array();
     }
 
+    /**
+     * SET_LOG_BASE once LOG_SHMFD is negotiated: the log is {@code mmapSize} bytes at {@code mmapOffset}
+     * of the fd (any number of fds, for negative tests). Returns the reply's u64: 0 when accepted.
+     */
+    public long setLogBase(long mmapSize, long mmapOffset, int... fds) throws IOException {
+        byte[] payload = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(mmapSize).putLong(mmapOffset)
+                .array();
+        sendRaw(message(Request.SET_LOG_BASE.code, flags(false), payload), fds);
+        return expectReply(Request.SET_LOG_BASE).u64();
+    }
+
+    public OptionalLong setLogFd(int fd, boolean needReply) throws IOException {
+        return send(Request.SET_LOG_FD, none(), needReply, fd);
+    }
+
     // --- requests without a reply of their own (REPLY_ACK when needReply) ---
 
     public OptionalLong setFeatures(long features, boolean needReply) throws IOException {

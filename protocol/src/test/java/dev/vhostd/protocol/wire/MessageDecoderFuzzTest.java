@@ -99,7 +99,7 @@ class MessageDecoderFuzzTest {
     }
 
     private static final List<String> SEEDS = List.of("get_features", "set_features", "set_owner", "reset_owner",
-            "set_mem_table_1", "set_mem_table_2", "set_mem_table_8", "set_vring_num", "set_vring_addr",
+            "set_mem_table_1", "set_mem_table_2", "set_mem_table_8", "set_log_base", "set_log_fd", "set_vring_num", "set_vring_addr",
             "set_vring_base", "get_vring_base", "set_vring_kick", "set_vring_kick_nofd", "set_vring_call",
             "set_vring_err", "get_protocol_features", "set_protocol_features", "get_queue_num", "set_vring_enable", "set_backend_req_fd",
             "get_config", "set_config", "get_inflight_fd", "set_inflight_fd", "reset_device", "get_max_mem_slots", "add_mem_reg", "rem_mem_reg");

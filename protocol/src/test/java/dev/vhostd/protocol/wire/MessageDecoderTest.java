@@ -85,7 +85,7 @@ class MessageDecoderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {0, 6, 7, 19, 26, 33, 35, 39, 40, 63, 64, 1000, -1})
+    @ValueSource(ints = {0, 19, 20, 21, 26, 33, 35, 39, 40, 63, 64, 1000, -1})
     void unknownCodesAreRejectedNonFatallyAndCloseFds(int code) {
         List<OwnedFd> fds = eventfds(1);
         int raw = fds.getFirst().fd();
@@ -276,6 +276,36 @@ class MessageDecoderTest {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(24).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         b.putLong(size).putLong(offset).putShort((short) numQueues).putShort((short) queueSize);
         return java.util.Arrays.copyOf(b.array(), bytes);
+    }
+
+    private static byte[] logBase(long size, long offset) {
+        return java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(size).putLong(offset)
+                .array();
+    }
+
+    @Test
+    void setLogBaseCarriesSizeOffsetAndItsFd() {
+        List<OwnedFd> fds = eventfds(1);
+        Message.SetLogBase m = (Message.SetLogBase) decode(Request.SET_LOG_BASE, logBase(0x2000, 0x100), fds);
+        assertEquals(0x2000, m.mmapSize());
+        assertEquals(0x100, m.mmapOffset());
+        assertSame(fds.getFirst(), m.fd());
+        Message.SetLogBase none = (Message.SetLogBase) decode(Request.SET_LOG_BASE, logBase(0x2000, 0));
+        assertNull(none.fd(), "no fd: the engine refuses it with the reason");
+    }
+
+    @Test
+    void setLogBaseWithTwoFdsOrAWrongSizeIsRefusedAndClosesThem() {
+        rejected(Request.SET_LOG_BASE, logBase(0x2000, 0), eventfds(2), "2 fds attached");
+        rejected(Request.SET_LOG_BASE, u64(0x2000), eventfds(1), "expected exactly 16");
+    }
+
+    @Test
+    void setLogFdNeedsExactlyOneFd() {
+        List<OwnedFd> fds = eventfds(1);
+        assertSame(fds.getFirst(), ((Message.SetLogFd) decode(Request.SET_LOG_FD, none(), fds)).fd());
+        rejected(Request.SET_LOG_FD, none(), List.of(), "expected exactly one eventfd");
+        rejected(Request.SET_LOG_FD, none(), eventfds(2), "expected exactly one eventfd");
     }
 
     @Test
