@@ -286,7 +286,8 @@ public final class Disk {
         }
         long now;
         try {
-            now = backend.resize(newSize);
+            // Through the device: it updates config space and tells the attached front-end (guest).
+            now = device.resize(newSize).after();
         } catch (IllegalArgumentException e) {
             throw DiskException.invalid("disk " + name() + ": " + e.getMessage());
         } catch (UnsupportedOperationException e) {
@@ -295,13 +296,14 @@ public final class Disk {
             throw new DiskException(DiskException.Reason.BACKEND, "disk " + name() + ": resize failed: "
                     + e.getMessage(), e);
         }
-        metrics.capacityBytes(now);
         return now;
     }
 
     /** Publishes new limits; the rings pick them up at their next batch. */
     public void setLimits(Limits next) {
         limits = next;
+        device.setLimits(new dev.vhostd.daemon.limits.Limits(next.iops(), next.readIops(), next.writeIops(), next.bps(),
+                next.readBps(), next.writeBps()));
         LOG.log(Level.INFO, "disk " + name() + ": limits now " + (next.none() ? "none" : next));
     }
 
