@@ -47,6 +47,9 @@ ctl() { "$vhostd" ctl --control "$dir/control.sock" "$@" >/dev/null; }
 # The value of KEY in the RESULT line a bench run printed.
 result() { sed -n 's/^RESULT .*[[:space:]]'"$2"'=\([^[:space:]]*\).*/\1/p' "$1" | tail -n 1; }
 
+# Requests per second with decimals: completed ops over the measured seconds (RESULT's iops is rounded).
+rate() { awk -v o="$(result "$1" ops)" -v s="$(result "$1" seconds)" 'BEGIN {printf "%.2f", o / s}'; }
+
 bench() { # SOCKET OUT [extra bench options]
   local sock=$1 out=$2
   shift 2
@@ -67,13 +70,12 @@ ctl disk add B --socket "$dir/b.sock" --backend null:1G
 
 ctl disk limit A --iops "$iops"
 bench "$dir/a.sock" "$dir/a-iops"
-got=$(result "$dir/a-iops" iops)
+got=$(rate "$dir/a-iops")
 echo "A, limit $iops IOPS (4k randread, depth $depth, ${seconds} s): $got IOPS, ratio $(awk -v g="$got" -v l="$iops" 'BEGIN {printf "%.4f", g / l}')"
 
 ctl disk limit A --iops 0 --bps "$bps"
 bench "$dir/a.sock" "$dir/a-bps" --bs 64k
-got_iops=$(result "$dir/a-bps" iops)
-got_bps=$(awk -v i="$got_iops" 'BEGIN {printf "%d", i * 65536}')
+got_bps=$(awk -v r="$(rate "$dir/a-bps")" 'BEGIN {printf "%.0f", r * 65536}')
 echo "A, limit $bps bytes/s (64k randread, depth $depth, ${seconds} s): $got_bps bytes/s, ratio $(awk -v g="$got_bps" -v l="$bps" 'BEGIN {printf "%.4f", g / l}')"
 
 ctl disk limit A --bps 0 --iops "$iops"
