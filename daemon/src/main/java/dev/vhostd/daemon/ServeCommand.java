@@ -139,7 +139,8 @@ public final class ServeCommand implements Callable<Integer> {
             System.out.println(Capabilities.json());
             return 0;
         }
-        LOG.log(Level.INFO, "vhostd " + Version.get() + " starting (Java " + Runtime.version() + ")");
+        // From the first moment: a SIGHUP that arrives while sockets are being bound must not kill us.
+        StopSignals.ignoreHangup();
         ListenFds passed = ListenFds.fromEnvironment();
         if (socket == null && fd == null && !passed.isEmpty()) {
             fd = passed.select("vhostd").fd(); // socket activation without --fd
@@ -200,6 +201,9 @@ public final class ServeCommand implements Callable<Integer> {
             ControlServer controlServer = control != null
                     ? ControlServer.start(control.toAbsolutePath(), controlGroup, new ControlApi(disks)) : null;
             try {
+                // Logged once everything the command line asked for is set up, so that an operator
+                // error before this point stays the one line that explains it.
+                LOG.log(Level.INFO, "vhostd " + Version.get() + " starting (Java " + Runtime.version() + ")");
                 // Serving from here on: the watchdog's first check must not see a daemon still starting.
                 serving.set(true);
                 Optional<Watchdog> watchdog = Watchdog.startFromEnvironment(notify, health::serving);

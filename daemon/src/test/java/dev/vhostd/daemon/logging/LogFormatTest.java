@@ -69,7 +69,7 @@ class LogFormatTest {
         }
         assertTrue(json.stream().anyMatch(l -> l.matches(".*\"message\":\"[^\"]*serving .*")), json.toString());
 
-        // "vhostd ... starting" is logged before the socket exists; at warn it must not be.
+        // "vhostd ... starting" is an INFO line; at warn it must not be logged.
         List<String> warnOnly = serveAndStop(dir, "warn", "--log-level", "warn");
         assertEquals(List.of(), warnOnly, "--log-level warn hides a clean start and stop");
 
