@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.time.Duration;
 
 import org.junit.jupiter.api.Test;
@@ -89,7 +90,10 @@ class ShutdownOrderTest {
     @Test
     void sighupIsLoggedAndIgnored() throws Exception {
         Path sock = dir.resolve("h.sock");
-        try (VhostdProcess vhostd = VhostdProcess.serve(sock, dir.resolve("vhostd.log"), "--backend", "memory:1M")) {
+        // A parent that ignores SIGHUP (nohup, some CI runners) passes SIG_IGN on, and the JVM then never
+        // sees the signal: env --default-signal restores the default disposition an operator's shell gives.
+        try (VhostdProcess vhostd = VhostdProcess.serve(List.of("env", "--default-signal=HUP"), sock,
+                dir.resolve("vhostd.log"), "--backend", "memory:1M")) {
             vhostd.signal("HUP");
             assertTrue(vhostd.awaitLog("SIGHUP received and ignored", Duration.ofSeconds(10)), vhostd.log());
             Thread.sleep(200);
