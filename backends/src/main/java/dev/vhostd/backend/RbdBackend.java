@@ -57,6 +57,11 @@ public final class RbdBackend implements BlockBackend {
 
     static RbdBackend open(String rest, BackendOptions options) {
         RbdSpec spec = RbdSpec.parse(rest);
+        // Connecting and opening wait for the monitors and OSDs (with io_timeout=0, for as long as they are away).
+        return PlatformThreadCall.run("vhostd-rbd-open", () -> open(spec, options));
+    }
+
+    private static RbdBackend open(RbdSpec spec, BackendOptions options) {
         if (options.direct()) {
             throw new BackendOpenException("the direct option applies to file: backends only, not rbd:"
                     + " (librbd's cache is always off)");
@@ -333,6 +338,11 @@ public final class RbdBackend implements BlockBackend {
 
     @Override
     public synchronized long resize(long newSize) throws java.io.IOException {
+        // rbd_resize and rbd_get_size's header refresh wait for the OSDs.
+        return PlatformThreadCall.run("vhostd-rbd-resize", () -> resizeNow(newSize));
+    }
+
+    private long resizeNow(long newSize) throws java.io.IOException {
         if (closed) {
             throw new IllegalStateException(describe() + " is closed");
         }
@@ -415,6 +425,14 @@ public final class RbdBackend implements BlockBackend {
             return;
         }
         closed = true;
+        // rbd_close waits for requests still in librbd and releases the exclusive lock on the OSDs.
+        PlatformThreadCall.run("vhostd-rbd-close", () -> {
+            closeNow();
+            return null;
+        });
+    }
+
+    private void closeNow() {
         try {
             Librbd.rbdClose(image);
         } catch (ErrnoException e) {
