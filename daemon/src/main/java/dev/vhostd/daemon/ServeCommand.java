@@ -224,6 +224,10 @@ public final class ServeCommand implements Callable<Integer> {
                 });
                 LOG.log(Level.INFO, String.format("vhostd %s serving %d disk(s) with %d poller(s)", Version.get(),
                         disks.size(), pollerCount));
+                if ("off".equals(metricsRecording)) {
+                    LOG.log(Level.WARNING, "metrics recording is off (--metrics-recording off): nothing is counted;"
+                            + " meant only for measuring what recording costs");
+                }
                 if (endpointServer != null) {
                     LOG.log(Level.INFO, "metrics on http://" + endpointServer.address().getHostString() + ":"
                             + endpointServer.address().getPort() + "/metrics");
