@@ -193,6 +193,7 @@ public final class ServeCommand implements Callable<Integer> {
                 DiskRegistry disks = new DiskRegistry(new DiskRuntime(group, readiness, registry));
                 MetricsServer endpointServer = metrics != null ? MetricsServer.start(metrics, registry, health) : null) {
             pool[0] = group;
+            registry.pollers(group.pollers());
             registered[0] = disks;
             Disk flagDisk = null;
             if (endpoint != null) {

@@ -18,6 +18,7 @@ import io.prometheus.client.CollectorRegistry;
 import com.sun.management.OperatingSystemMXBean;
 
 import dev.vhostd.daemon.Version;
+import dev.vhostd.protocol.poll.Poller;
 
 import java.lang.management.ManagementFactory;
 import java.util.List;
@@ -98,6 +99,25 @@ public final class VhostdMetrics implements AutoCloseable {
 
     public boolean isEnabled() {
         return registry != null;
+    }
+
+    /**
+     * Per-poller gauges: the adaptive poll window now (0 when polling does not pay and the poller
+     * sleeps as soon as its rings are idle) and its ceiling (--poll-us).
+     */
+    public void pollers(List<Poller> pollers) {
+        if (!isEnabled()) {
+            return;
+        }
+        for (Poller p : pollers) {
+            Gauge.builder("vhostd.poller.poll.window", p, x -> x.pollWindowNanos() / 1e9)
+                    .description("How long the poller busy-polls idle rings before they wait for a kick;"
+                            + " adapts to what polling finds, up to --poll-us")
+                    .baseUnit("seconds").tag("poller", p.name()).register(registry);
+            Gauge.builder("vhostd.poller.poll.window.max", p, x -> x.pollCeilingNanos() / 1e9)
+                    .description("The ceiling of the poll window (--poll-us)")
+                    .baseUnit("seconds").tag("poller", p.name()).register(registry);
+        }
     }
 
     /**
