@@ -57,6 +57,11 @@ public final class RbdBackend implements BlockBackend {
 
     static RbdBackend open(String rest, BackendOptions options) {
         RbdSpec spec = RbdSpec.parse(rest);
+        // Connecting and opening wait for the monitors and OSDs (with io_timeout=0, for as long as they are away).
+        return PlatformThreadCall.run("vhostd-rbd-open", () -> open(spec, options));
+    }
+
+    private static RbdBackend open(RbdSpec spec, BackendOptions options) {
         if (options.direct()) {
             throw new BackendOpenException("the direct option applies to file: backends only, not rbd:"
                     + " (librbd's cache is always off)");
@@ -75,6 +80,14 @@ public final class RbdBackend implements BlockBackend {
                     + " is missing or unreadable; give conf=PATH");
         }
         String who = "client." + spec.id();
+        if (spec.keyring() != null) {
+            Path keyring = Path.of(spec.keyring());
+            if (!Files.isRegularFile(keyring) || !Files.isReadable(keyring)) {
+                throw new BackendOpenException("rbd:" + spec.imageSpec() + ": keyring " + spec.keyring() + " is missing"
+                        + " or unreadable (not a readable file); give keyring=PATH of " + who + "'s keyring ('ceph auth get "
+                        + who + " -o PATH' on an admin host writes it)");
+            }
+        }
         long cluster = Librbd.radosCreate(spec.cluster(), who);
         long ioctx = 0;
         long image = 0;
@@ -111,7 +124,7 @@ public final class RbdBackend implements BlockBackend {
             boolean ro = options.readOnly() || spec.snapshot() != null;
             r = Librbd.rbdOpen(ioctx, spec.image(), spec.snapshot(), ro, out);
             if (r < 0) {
-                throw new BackendOpenException(openError(spec, who, -r));
+                throw new BackendOpenException(openError(spec, who, ro, -r));
             }
             image = out[0];
             if (!ro && (Librbd.rbdGetFeatures(image) & Librbd.FEATURE_EXCLUSIVE_LOCK) != 0) {
@@ -161,16 +174,23 @@ public final class RbdBackend implements BlockBackend {
                     + " or raise connect_timeout=";
         }
         if (errno == Errno.EACCES || errno == Errno.EPERM) {
-            return at + "permission denied: the cluster refused " + who + "; check id= and keyring= (the key and"
-                    + " its caps: 'ceph auth get " + who + "')";
+            if (spec.keyring() != null && !keyringNames(spec.keyring(), who)) {
+                return at + "permission denied: keyring " + spec.keyring() + " holds no key for " + who + "; give id= of"
+                        + " the user it is for, or that user's keyring ('ceph auth get " + who + " -o PATH')";
+            }
+            return at + "permission denied: the monitors refused " + who + " (its key in "
+                    + (spec.keyring() != null ? spec.keyring() : "the keyring " + spec.conf() + " names")
+                    + " is not the cluster's, or it has no mon caps); compare with 'ceph auth get " + who + "'"
+                    + " (it needs mon 'profile rbd' and osd 'profile rbd pool=" + spec.pool() + "')";
         }
         if (errno == Errno.ENOENT) {
-            return at + "no key for " + who + ": give keyring=PATH or set keyring in " + spec.conf();
+            return at + "no keyring for " + who + ": " + spec.conf() + " names none that exists; give keyring=PATH"
+                    + " ('ceph auth get " + who + " -o PATH' writes one)";
         }
         return at + "cannot connect to the Ceph cluster as " + who + " with " + spec.conf() + ": " + errno(errno);
     }
 
-    private static String openError(RbdSpec spec, String who, int errno) {
+    private static String openError(RbdSpec spec, String who, boolean readOnly, int errno) {
         String at = "rbd:" + spec.imageSpec() + ": ";
         if (errno == Errno.ENOENT) {
             return at + (spec.snapshot() == null
@@ -181,14 +201,26 @@ public final class RbdBackend implements BlockBackend {
                     + " ('rbd snap ls " + spec.pool() + "/" + spec.image() + "')");
         }
         if (errno == Errno.EACCES || errno == Errno.EPERM) {
-            return at + "permission denied: " + who + " may not open this image; check its caps"
-                    + " ('ceph auth get " + who + "': it needs 'profile rbd' on pool " + spec.pool() + ")";
+            return at + "permission denied: " + who + " may not " + (readOnly ? "read" : "write") + " this image;"
+                    + " give it osd 'profile rbd pool=" + spec.pool() + "'"
+                    + (spec.namespace() == null ? "" : " namespace=" + spec.namespace())
+                    + (readOnly ? "" : " (with only 'profile rbd-read-only' it can serve the image read-only: --read-only)")
+                    + " ('ceph auth caps " + who + " ...'; 'ceph auth get " + who + "' shows its caps now)";
         }
         if (errno == Errno.ETIMEDOUT) {
             return at + "the cluster did not answer within " + spec.ioTimeout() + " s while opening the image"
                     + " (are the OSDs up? 'ceph osd stat')";
         }
         return at + "cannot open the image: " + errno(errno);
+    }
+
+    /** Whether the keyring file has a section for {@code who}; true if it is not text (a binary keyring). */
+    private static boolean keyringNames(String keyring, String who) {
+        try {
+            return Files.readAllLines(Path.of(keyring)).stream().anyMatch(l -> l.strip().equals("[" + who + "]"));
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return true;
+        }
     }
 
     /**
@@ -306,6 +338,11 @@ public final class RbdBackend implements BlockBackend {
 
     @Override
     public synchronized long resize(long newSize) throws java.io.IOException {
+        // rbd_resize and rbd_get_size's header refresh wait for the OSDs.
+        return PlatformThreadCall.run("vhostd-rbd-resize", () -> resizeNow(newSize));
+    }
+
+    private long resizeNow(long newSize) throws java.io.IOException {
         if (closed) {
             throw new IllegalStateException(describe() + " is closed");
         }
@@ -388,6 +425,14 @@ public final class RbdBackend implements BlockBackend {
             return;
         }
         closed = true;
+        // rbd_close waits for requests still in librbd and releases the exclusive lock on the OSDs.
+        PlatformThreadCall.run("vhostd-rbd-close", () -> {
+            closeNow();
+            return null;
+        });
+    }
+
+    private void closeNow() {
         try {
             Librbd.rbdClose(image);
         } catch (ErrnoException e) {

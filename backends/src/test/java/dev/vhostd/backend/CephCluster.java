@@ -28,12 +28,20 @@ public final class CephCluster implements AutoCloseable {
         this.conf = conf;
     }
 
-    /** Starts a cluster with pool "rbd"; fails the test with the script's output if it cannot. */
+    /** Starts a cluster with pool "rbd" and auth none; fails the test with the script's output if it cannot. */
     public static CephCluster start() throws IOException, InterruptedException {
+        return start(false);
+    }
+
+    /**
+     * Starts a cluster with pool "rbd"; with {@code cephx} every client authenticates, client.admin
+     * through the keyring ceph.conf names, and users made with {@link #newUser} have only their caps.
+     */
+    public static CephCluster start(boolean cephx) throws IOException, InterruptedException {
         Path script = script("scripts/ceph/start-cluster.sh");
         Path root = Files.createTempDirectory("vhostd-ceph");
         Path dir = root.resolve("cluster");
-        Result r = run(List.of(script.toString(), dir.toString()), null, 240);
+        Result r = run(List.of(script.toString(), dir.toString()), null, 240, cephx ? "cephx" : "none");
         if (r.exit != 0) {
             try {
                 stopAndRemove(root, dir);
@@ -58,6 +66,20 @@ public final class CephCluster implements AutoCloseable {
         return prefix + "-" + ProcessHandle.current().pid() + "-" + NAMES.incrementAndGet();
     }
 
+    /**
+     * Makes cephx user {@code client.NAME} with these caps ("mon", "profile rbd", "osd", ...; none:
+     * a user the monitors know but that may do nothing) and returns its keyring, written under the
+     * cluster's directory. Only on a cluster started with cephx.
+     */
+    public Path newUser(String name, String... caps) throws IOException, InterruptedException {
+        Path keyring = dir.resolve(name + ".keyring");
+        List<String> args = new ArrayList<>(List.of("auth", "get-or-create", "client." + name));
+        args.addAll(List.of(caps));
+        args.addAll(List.of("-o", keyring.toString()));
+        ceph(args.toArray(String[]::new));
+        return keyring;
+    }
+
     /** Runs the rbd tool against this cluster; fails with its output unless it exits 0. */
     public String rbd(String... args) throws IOException, InterruptedException {
         return tool("rbd", args);
@@ -72,7 +94,7 @@ public final class CephCluster implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(name);
         cmd.addAll(List.of(args));
-        Result r = run(cmd, conf, 120);
+        Result r = run(cmd, conf, 120, null);
         if (r.exit != 0) {
             throw new IllegalStateException(String.join(" ", cmd) + " failed (exit " + r.exit + "):\n" + r.output);
         }
@@ -100,7 +122,7 @@ public final class CephCluster implements AutoCloseable {
 
     /** Starts the OSD stopped by {@link #stopOsd} again. */
     public void startOsd() throws IOException, InterruptedException {
-        Result r = run(List.of("ceph-osd", "-i", "0", "-c", conf.toString()), conf, 60);
+        Result r = run(List.of("ceph-osd", "-i", "0", "-c", conf.toString()), conf, 60, null);
         if (r.exit != 0) {
             throw new IllegalStateException("ceph-osd did not start again:\n" + r.output);
         }
@@ -112,7 +134,7 @@ public final class CephCluster implements AutoCloseable {
     }
 
     private static void stopAndRemove(Path root, Path dir) throws IOException, InterruptedException {
-        run(List.of(script("scripts/ceph/stop-cluster.sh").toString(), dir.toString()), null, 120);
+        run(List.of(script("scripts/ceph/stop-cluster.sh").toString(), dir.toString()), null, 120, null);
         try (Stream<Path> s = Files.walk(root)) {
             s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
@@ -120,10 +142,14 @@ public final class CephCluster implements AutoCloseable {
 
     private record Result(int exit, String output) {}
 
-    private static Result run(List<String> cmd, Path conf, int timeoutSeconds) throws IOException, InterruptedException {
+    private static Result run(List<String> cmd, Path conf, int timeoutSeconds, String auth)
+            throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         if (conf != null) {
             pb.environment().put("CEPH_CONF", conf.toString());
+        }
+        if (auth != null) {
+            pb.environment().put("CEPH_AUTH", auth);
         }
         // Output goes to a file, not a pipe: a daemon the command starts may keep its stdout open.
         Path log = Files.createTempFile("vhostd-ceph-cmd", ".out");

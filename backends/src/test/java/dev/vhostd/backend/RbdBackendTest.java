@@ -23,7 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The backend contract on a real RBD image of a single-node Ceph cluster this class starts, plus
+ * The backend contract on a real RBD image of a single-node Ceph cluster this class starts (with
+ * cephx, as production clusters run: the contract's client.admin authenticates, and users with too
+ * few caps are refused with what to fix), plus
  * what only RBD has: snapshots exported read-only, resize, the exclusive lock, the errors an operator
  * sees, and requests failing in bounded time when the cluster goes away (the last test: it stops
  * the OSD).
@@ -34,7 +36,7 @@ class RbdBackendTest extends BlockBackendContract {
 
     @BeforeAll
     static void startCluster() throws Exception {
-        ceph = CephCluster.start();
+        ceph = CephCluster.start(true);
     }
 
     @AfterAll
@@ -241,6 +243,73 @@ class RbdBackendTest extends BlockBackendContract {
         assertThrows(BackendOpenException.class, () -> Backends.open("rbd:rbd/x,bogus=1", BackendOptions.defaults()));
         assertThrows(BackendOpenException.class,
                 () -> Backends.open("rbd:rbd/x,conf=" + ceph.conf(), BackendOptions.defaults().withSize(1 << 20)));
+    }
+
+    /**
+     * cephx refusals, each one line that says permission denied and which caps or key to fix, and
+     * none waits for a timeout: the cluster answers at once.
+     */
+    @Test
+    void permissionDeniedSaysWhichCapsOrKeyToFix() throws Exception {
+        String image = newImage(CAPACITY);
+        String who = ceph.newImageName("user");
+        Path otherPool = ceph.newUser(who + "-other", "mon", "profile rbd", "osd", "profile rbd pool=elsewhere");
+        Path nothing = ceph.newUser(who + "-nothing");
+        Path readOnly = ceph.newUser(who + "-ro", "mon", "profile rbd", "osd", "profile rbd-read-only pool=rbd");
+        Path good = ceph.newUser(who + "-good", "mon", "profile rbd", "osd", "profile rbd pool=rbd");
+
+        String caps = refused(uri(image, "id=" + who + "-other,keyring=" + otherPool), BackendOptions.defaults());
+        assertTrue(caps.contains("permission denied: client." + who + "-other may not write this image; give it osd"
+                + " 'profile rbd pool=rbd'"), caps);
+
+        String none = refused(uri(image, "id=" + who + "-nothing,keyring=" + nothing), BackendOptions.defaults());
+        assertTrue(none.contains("permission denied: the monitors refused client." + who + "-nothing"), none);
+        assertTrue(none.contains("'ceph auth get client." + who + "-nothing'"), none);
+
+        // A key the cluster does not know for that user.
+        Path wrongKey = dir.resolve("wrong.keyring");
+        Files.writeString(wrongKey, Files.readString(good).replaceAll("key = \\S+",
+                "key = AQBqpbZkAAAAABAAbm90YXJlYWxrZXlhdGFsbGhlcmU="));
+        String wrong = refused(uri(image, "id=" + who + "-good,keyring=" + wrongKey), BackendOptions.defaults());
+        assertTrue(wrong.contains("permission denied: the monitors refused client." + who + "-good (its key in "
+                + wrongKey + " is not the cluster's"), wrong);
+
+        // Another user's keyring.
+        String mixed = refused(uri(image, "id=" + who + "-good,keyring=" + nothing), BackendOptions.defaults());
+        assertTrue(mixed.contains("keyring " + nothing + " holds no key for client." + who + "-good"), mixed);
+
+        // Read-only caps: refused for writing, with the way out; a read-only export works.
+        String ro = refused(uri(image, "id=" + who + "-ro,keyring=" + readOnly), BackendOptions.defaults());
+        assertTrue(ro.contains("may not write this image") && ro.contains("--read-only"), ro);
+        try (BlockBackend b = Backends.open(uri(image, "id=" + who + "-ro,keyring=" + readOnly),
+                BackendOptions.defaults().withReadOnly(true));
+             BackendQueue q = b.openQueue()) {
+            assertEquals(0, queueRun(q, data(IoOp.Type.READ, 0, arena.allocate(4096, 4096))));
+        }
+
+        String missing = refused(uri(image, "id=" + who + "-good,keyring=" + dir.resolve("none.keyring")),
+                BackendOptions.defaults());
+        assertTrue(missing.contains("keyring " + dir.resolve("none.keyring") + " is missing or unreadable"), missing);
+        String directory = refused(uri(image, "id=" + who + "-good,keyring=" + dir), BackendOptions.defaults());
+        assertTrue(directory.contains("keyring " + dir + " is missing or unreadable"), directory);
+
+        // The right key and caps work, through the same options.
+        try (BlockBackend b = Backends.open(uri(image, "id=" + who + "-good,keyring=" + good), BackendOptions.defaults());
+             BackendQueue q = b.openQueue()) {
+            assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 5))));
+        }
+    }
+
+    /** Opens {@code uri}, which must fail at once (well inside the 30 s timeouts) with one line; returns it. */
+    private static String refused(String uri, BackendOptions options) {
+        long start = System.nanoTime();
+        BackendOpenException e = assertThrows(BackendOpenException.class, () -> Backends.open(uri, options).close());
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        String m = e.getMessage();
+        assertFalse(m.contains("\n"), "one line: " + m);
+        assertTrue(m.startsWith("rbd:rbd/"), m);
+        assertTrue(ms < 15_000, "refused after " + ms + " ms: " + m);
+        return m;
     }
 
     @Test

@@ -1,17 +1,11 @@
 package dev.vhostd.daemon.serve;
 
+import static dev.vhostd.daemon.serve.ControlCalls.call;
+import static dev.vhostd.daemon.serve.ControlCalls.ok;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +14,6 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.vhostd.daemon.guest.GuestResult;
 import dev.vhostd.daemon.guest.GuestVm;
@@ -35,8 +28,6 @@ import dev.vhostd.daemon.guest.RunningGuest;
  * without force.
  */
 class ManyDisksGuestTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     @Test
     void twoDisksVerifiedThenAThirdHotAddedAndRemoved() throws Exception {
         Path dir = Files.createTempDirectory("vhostd-disks-guest");
@@ -118,9 +109,6 @@ class ManyDisksGuestTest {
         }
     }
 
-    private static void ok(JsonNode response) {
-        assertNull(response.get("error"), response.toString());
-    }
 
     private static void awaitDisconnected(Path control, String name) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -133,20 +121,4 @@ class ManyDisksGuestTest {
         throw new AssertionError("disk " + name + " still has a front-end 60 s after chardev-remove");
     }
 
-    private static JsonNode call(Path control, String method, String params) throws IOException {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(control));
-            ByteBuffer out = ByteBuffer.wrap(("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":"
-                    + params + "}\n").getBytes(StandardCharsets.UTF_8));
-            while (out.hasRemaining()) {
-                ch.write(out);
-            }
-            ByteArrayOutputStream line = new ByteArrayOutputStream();
-            ByteBuffer in = ByteBuffer.allocate(1);
-            while (ch.read(in.clear()) > 0 && in.get(0) != '\n') {
-                line.write(in.get(0));
-            }
-            return JSON.readTree(line.toByteArray());
-        }
-    }
 }

@@ -1,18 +1,14 @@
 package dev.vhostd.daemon.serve;
 
+import static dev.vhostd.daemon.serve.ControlCalls.call;
+import static dev.vhostd.daemon.serve.ControlCalls.ok;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -22,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.vhostd.daemon.guest.GuestResult;
 import dev.vhostd.daemon.guest.GuestVm;
@@ -38,7 +33,6 @@ import dev.vhostd.daemon.guest.RunningGuest;
  * old size; the host resizes; the guest polls /sys/block/vda/size (bounded) for the change.
  */
 class OnlineResizeGuestTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final long OLD_SIZE = 64L << 20;
     private static final long NEW_SIZE = 128L << 20;
 
@@ -50,31 +44,15 @@ class OnlineResizeGuestTest {
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(OLD_SIZE);
         }
-        // The guest polls for the change itself: it arrives within a second; 60 s leave room for a loaded TCG host.
-        String script = """
-                old=$(cat /sys/block/vda/size)
-                echo "RESULT old_sectors=$old"
-                echo "PHASE resize-me"
-                i=0
-                while [ "$(cat /sys/block/vda/size)" = "$old" ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done
-                echo "RESULT new_sectors=$(cat /sys/block/vda/size) waited_s=$i"
-                dmesg | grep -i 'capacity change\\|new size' | tail -n 2
-                fio --name=beyond --filename=/dev/vda --direct=1 --ioengine=libaio --rw=randwrite --bs=64k \\
-                    --iodepth=8 --offset=%d --size=%d --verify=crc32c --verify_fatal=1 --do_verify=1 \\
-                    --minimal --terse-version=3 >/tmp/fio.out 2>&1
-                rc=$?
-                t=$(tail -n 1 /tmp/fio.out)
-                echo "RESULT fio_rc=$rc fio_err=$(echo "$t" | cut -d';' -f5)"
-                echo "RESULT fio_write_kb=$(echo "$t" | cut -d';' -f47) fio_verify_kb=$(echo "$t" | cut -d';' -f6)"
-                """.formatted(OLD_SIZE, NEW_SIZE - OLD_SIZE);
+        GuestResizeSteps steps = new GuestResizeSteps(OLD_SIZE, NEW_SIZE);
         try (VhostdProcess vhostd = VhostdProcess.start(control, dir.resolve("vhostd.log"), "--control", control.toString(),
                 "--pollers", "1")) {
             ok(call(control, "disk_add", "{\"name\":\"grow\",\"socket\":\"" + sock + "\",\"backend\":\"file:" + image
                     + "\"}"));
             assertEquals(OLD_SIZE, call(control, "disk_get", "{\"name\":\"grow\"}").get("result").get("size").asLong());
-            try (RunningGuest guest = GuestVm.start(sock, script,
+            try (RunningGuest guest = GuestVm.start(sock, steps.script(),
                     GuestVm.Options.defaults().withTimeout(Duration.ofSeconds(400)))) {
-                guest.awaitConsoleLine("PHASE resize-me", Duration.ofSeconds(300));
+                GuestResizeSteps.awaitStep(guest, 1);
                 JsonNode resized = call(control, "disk_resize", "{\"name\":\"grow\",\"size\":" + NEW_SIZE + "}");
                 ok(resized);
                 assertEquals(NEW_SIZE, resized.get("result").get("size").asLong(), resized.toString());
@@ -85,14 +63,7 @@ class OnlineResizeGuestTest {
 
                 GuestResult r = guest.await();
                 String why = r.describe() + "\n--- vhostd log ---\n" + vhostd.log();
-                r.requireSuccess();
-                assertEquals(OLD_SIZE >> 9, r.resultLong("old_sectors"), why);
-                assertEquals(NEW_SIZE >> 9, r.resultLong("new_sectors"), "the guest did not see the new size\n" + why);
-                assertEquals(0, r.resultLong("fio_rc"), why);
-                assertEquals(0, r.resultLong("fio_err"), why);
-                // fio does nothing, and says so with exit 0, when its range lies past the end it sees.
-                assertEquals((NEW_SIZE - OLD_SIZE) >> 10, r.resultLong("fio_write_kb"), why);
-                assertEquals((NEW_SIZE - OLD_SIZE) >> 10, r.resultLong("fio_verify_kb"), why);
+                steps.assertSeen(r, why);
                 assertTrue(anyNonZero(image, OLD_SIZE, NEW_SIZE - OLD_SIZE), "nothing written past the old end\n" + why);
             }
             assertEquals(0, vhostd.terminate(Duration.ofSeconds(60)), vhostd.log());
@@ -116,24 +87,5 @@ class OnlineResizeGuestTest {
         }
     }
 
-    private static void ok(JsonNode response) {
-        assertNull(response.get("error"), response.toString());
-    }
 
-    private static JsonNode call(Path control, String method, String params) throws IOException {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(control));
-            ByteBuffer out = ByteBuffer.wrap(("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":"
-                    + params + "}\n").getBytes(StandardCharsets.UTF_8));
-            while (out.hasRemaining()) {
-                ch.write(out);
-            }
-            ByteArrayOutputStream line = new ByteArrayOutputStream();
-            ByteBuffer in = ByteBuffer.allocate(1);
-            while (ch.read(in.clear()) > 0 && in.get(0) != '\n') {
-                line.write(in.get(0));
-            }
-            return JSON.readTree(line.toByteArray());
-        }
-    }
 }

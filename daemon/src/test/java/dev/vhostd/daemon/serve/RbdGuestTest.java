@@ -13,6 +13,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import dev.vhostd.backend.BackendOptions;
 import dev.vhostd.backend.BackendQueue;
 import dev.vhostd.backend.Backends;
@@ -23,6 +25,7 @@ import dev.vhostd.daemon.guest.GuestResult;
 import dev.vhostd.daemon.guest.GuestVm;
 import dev.vhostd.daemon.guest.RunningGuest;
 
+import static dev.vhostd.daemon.serve.ControlCalls.result;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -31,7 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A real guest (QEMU TCG) on a vhostd disk that lives on a Ceph cluster this class starts: fio with
  * verification survives kill -9 of vhostd (the restarted daemon takes the image's exclusive lock
- * over from the dead one), and a snapshot is exported read-only with its own content.
+ * over from the dead one), a snapshot is exported read-only with its own content, and the running
+ * guest sees the image grow, through disk_resize (rbd_resize) and through 'rbd resize' outside
+ * vhostd picked up by disk_resize without a size.
  */
 class RbdGuestTest {
     private static CephCluster ceph;
@@ -116,6 +121,41 @@ class RbdGuestTest {
             assertNotEquals(0, r.resultLong("write_rc"), r::describe);
             assertEquals(sha256(data), r.result("sha"), "the snapshot's content, not the head's: " + r.describe());
             assertTrue(v.log().contains("@s1 (read-only)"), v::log);
+        }
+    }
+
+    @Test
+    void theGuestSeesTheImageGrowThroughTheApiAndFromOutside() throws Exception {
+        long initial = 64L << 20;
+        long byApi = 96L << 20;
+        long outside = 160L << 20;
+        String image = ceph.newImageName("grow");
+        ceph.rbd("create", "--size", "64M", "rbd/" + image);
+        Path control = dir.resolve("control.sock");
+        Path sock = dir.resolve("disk.sock");
+        GuestResizeSteps steps = new GuestResizeSteps(initial, byApi, outside);
+        try (VhostdProcess vhostd = VhostdProcess.start(control, dir.resolve("vhostd.log"), "--control",
+                control.toString())) {
+            result(control, "disk_add", "{\"name\":\"grow\",\"socket\":\"" + sock + "\",\"backend\":\""
+                    + uri(image) + "\"}");
+            assertEquals(initial, result(control, "disk_get", "{\"name\":\"grow\"}").get("size").asLong());
+            try (RunningGuest guest = GuestVm.start(sock, steps.script(),
+                    GuestVm.Options.defaults().withTimeout(Duration.ofSeconds(500)))) {
+                GuestResizeSteps.awaitStep(guest, 1);
+                JsonNode grown = result(control, "disk_resize", "{\"name\":\"grow\",\"size\":" + byApi + "}");
+                assertEquals(byApi, grown.get("size").asLong(), grown.toString());
+                assertTrue(ceph.rbd("info", "--format", "json", "rbd/" + image).contains("\"size\":" + byApi),
+                        "disk_resize grows the image itself (rbd_resize)");
+
+                GuestResizeSteps.awaitStep(guest, 2);
+                ceph.rbd("resize", "--size", (outside >> 20) + "M", "rbd/" + image);
+                JsonNode pickedUp = result(control, "disk_resize", "{\"name\":\"grow\"}");
+                assertEquals(outside, pickedUp.get("size").asLong(), pickedUp.toString());
+
+                GuestResult r = guest.await();
+                steps.assertSeen(r, r.describe() + "\n--- vhostd log ---\n" + vhostd.log());
+            }
+            assertEquals(0, vhostd.terminate(Duration.ofSeconds(60)), vhostd.log());
         }
     }
 

@@ -71,6 +71,12 @@ public final class VhostdProcess implements AutoCloseable {
         return start(Duration.ofSeconds(60), List.of(), readyFile, log, java.util.Map.of(), args);
     }
 
+    /** Like {@link #start(Path, Path, String...)} with extra environment variables. */
+    public static VhostdProcess start(Path readyFile, Path log, java.util.Map<String, String> env, String... args)
+            throws IOException {
+        return start(Duration.ofSeconds(60), List.of(), readyFile, log, env, args);
+    }
+
     private static VhostdProcess start(Duration limit, List<String> wrapper, Path readyFile, Path log,
             java.util.Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(wrapper);
