@@ -23,6 +23,10 @@
 #   --size SIZE       disk size (default 1G)
 #   --localfs-dir D   directory on a local file system for the localfs images (default /var/tmp)
 #   --b qsd|vhostd    the second back-end (default vhostd; qsd compares qsd with itself, a noise check)
+#   --qsd SPEC        which qemu-storage-daemon: 7.2 (Debian 12's), 10.0 (scripts/install-qemu10.sh),
+#                     both, or a path (default: $QSD, else 7.2). With both, each run alternates
+#                     7.2, 10.0 and the second back-end; the ratios are against the faster qsd of
+#                     each case (named in a last column), and a second table shows both versions
 #   --pin             pin the back-end to CPU 1 and the bench to CPU 0 (needs 2+ CPUs and taskset)
 #   --notify on|off   also measure guest notifications per request with EVENT_IDX on and off:
 #                     a null device with a 50 us service time (null-co latency-ns for qsd), 4k
@@ -36,6 +40,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 seconds=3 ramp=2 runs=2 storages=null,tmpfs,localfs cases=all size=1G localfs_dir=/var/tmp b_kind=vhostd pin=0 notify=on out=""
 ceph_conf="" rbd_pool=rbd rbd_image="" ceph_dir="" rbd_warmup=20
+qsd_spec=${QSD:-7.2}
 
 # name rw bs depth queues
 CASES=(
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift 2 ;;
     --localfs-dir) localfs_dir=$2; shift 2 ;;
     --b) b_kind=$2; shift 2 ;;
+    --qsd) qsd_spec=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --notify) notify=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -73,7 +79,16 @@ while [ $# -gt 0 ]; do
 done
 case "$b_kind" in qsd|vhostd) ;; *) die "--b must be qsd or vhostd" ;; esac
 case "$notify" in on|off) ;; *) die "--notify must be on or off" ;; esac
-command -v qemu-storage-daemon >/dev/null || die "qemu-storage-daemon not found: apt-get install qemu-system-common"
+# The qsd builds: side a, and side c for the second of --qsd both.
+qsd_path() { "$root/bench/qemu-path.sh" qemu-storage-daemon "$1" || exit 2; }
+if [ "$qsd_spec" = both ]; then
+  line_a=$(qsd_path 7.2); line_c=$(qsd_path 10.0)
+else
+  line_a=$(qsd_path "$qsd_spec"); line_c=""
+fi
+qsd_a=${line_a%%$'\t'*} version_a=${line_a#*$'\t'}
+qsd_c=${line_c%%$'\t'*} version_c=${line_c#*$'\t'}
+qsd_sides=(a); [ -z "$line_c" ] || qsd_sides+=(c)
 [ "$pin" = 0 ] || command -v taskset >/dev/null || die "--pin needs taskset (util-linux)"
 
 size_bytes=$(numfmt --from=iec "${size^^}") || die "bad --size $size"
@@ -123,9 +138,9 @@ setup_rbd() {
     --io-total "$size_bytes" "$rbd_pool/$rbd_image" >"$out/rbd-fill.log" 2>&1 || die "filling the image failed; see $out/rbd-fill.log"
 }
 
-# start_backend KIND STORAGE SOCKET LOG -> sets $started_pid
+# start_backend KIND STORAGE SOCKET LOG [QSD] -> sets $started_pid (KIND qsd runs QSD, default side a's)
 start_backend() {
-  local kind=$1 storage=$2 sock=$3 log=$4 img="" blockdev backend
+  local kind=$1 storage=$2 sock=$3 log=$4 qsd=${5:-$qsd_a} img="" blockdev backend
   case "$storage" in
     null|null50us|rbd) ;;
     tmpfs) img=/dev/shm/vhostd-compare-$kind-$$-$RANDOM.img ;;
@@ -144,7 +159,7 @@ start_backend() {
     else
       blockdev="driver=file,node-name=d0,filename=$img,aio=io_uring,cache.direct=off"
     fi
-    "${pin_backend[@]}" qemu-storage-daemon --blockdev "$blockdev" \
+    "${pin_backend[@]}" "$qsd" --blockdev "$blockdev" \
       --export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$sock,writable=on,num-queues=2" \
       >>"$log" 2>&1 &
   else
@@ -203,9 +218,14 @@ for storage in ${storages//,/ }; do
   sock_a=$work/a.sock sock_b=$work/b.sock
   [ "$storage" != rbd ] || setup_rbd
   start_backend qsd "$storage" "$sock_a" "$out/qsd-$storage.log"; pid_a=$started_pid
+  pid_c=""
+  if [ -n "$line_c" ]; then
+    sock_c=$work/c.sock
+    start_backend qsd "$storage" "$sock_c" "$out/qsd-$version_c-$storage.log" "$qsd_c"; pid_c=$started_pid
+  fi
   start_backend "$b_kind" "$storage" "$sock_b" "$out/$b_kind-$storage.log"; pid_b=$started_pid
   if [ "$storage" = rbd ] && [ "$rbd_warmup" != 0 ]; then
-    for sock in "$sock_a" "$sock_b"; do
+    for sock in "$sock_a" ${pid_c:+"$sock_c"} "$sock_b"; do
       echo "== rbd warm-up ${rbd_warmup}s on $sock" >&2
       "${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw randrw --bs 4k --depth 32 --queues 1 \
         --seconds "$rbd_warmup" --ramp 0 >>"$out/bench.log" 2>&1 || echo "warm-up on $sock failed; see $out/bench.log" >&2
@@ -220,22 +240,35 @@ for storage in ${storages//,/ }; do
       [[ ",$cases," == *",$name,"* ]] || continue
     fi
     for run in $(seq 1 "$runs"); do
-      for side in a b; do
-        if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
+      for side in "${qsd_sides[@]}" b; do
+        case $side in
+          a) sock=$sock_a kind="qsd $version_a" ;;
+          c) sock=$sock_c kind="qsd $version_c" ;;
+          b) sock=$sock_b kind=$b_kind ;;
+        esac
         bench_one "$storage" "$name" "$rw" "$bs" "$depth" "$queues" "$run" "$side" "$sock" "$kind"
       done
     done
   done
-  stop_backend "$pid_a"; stop_backend "$pid_b"
+  stop_backend "$pid_a"; stop_backend "$pid_b"; [ -z "$pid_c" ] || stop_backend "$pid_c"
 done
 
-# Mean over runs per (storage, case, side), then the table.
+# Mean over runs per (storage, case, side), then the table. With two qsd builds (sides a and c),
+# each case is compared with the faster of the two, named in the last column.
 label_b=$b_kind; [ "$b_kind" = qsd ] && label_b="qsd(B)"
-printf '\n%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s\n' storage case "IOPS qsd" "IOPS $label_b" ratio \
-  "p50 qsd" "p50 B" ratio "p99 qsd" "p99 B" ratio "CPU qsd" "CPU B" ratio
-printf '%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s\n' "" "" "" "" "B/qsd" "us" "us" "B/qsd" "us" "us" \
-  "B/qsd" "us/req" "us/req" "B/qsd"
-awk '
+echo
+if [ -z "$line_c" ]; then
+  echo "qsd: qemu-storage-daemon $version_a ($qsd_a)"
+else
+  echo "qsd: the faster per case of qemu-storage-daemon $version_a ($qsd_a) and $version_c ($qsd_c)"
+fi
+ref_head="" ref_unit=""
+[ -z "$line_c" ] || { ref_head=" qsd"; ref_unit=" ver"; }
+printf '%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s%s\n' storage case "IOPS qsd" "IOPS $label_b" ratio \
+  "p50 qsd" "p50 B" ratio "p99 qsd" "p99 B" ratio "CPU qsd" "CPU B" ratio "$ref_head"
+printf '%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s%s\n' "" "" "" "" "B/qsd" "us" "us" "B/qsd" "us" "us" \
+  "B/qsd" "us/req" "us/req" "B/qsd" "$ref_unit"
+awk -v va="$version_a" -v vc="$version_c" '
   function get(line, key,   m) { return match(line, " " key "=[^ ]*") ? substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) : "" }
   {
     k = $1 " " $2; side = $3
@@ -250,13 +283,26 @@ awk '
   END {
     for (i = 1; i <= n; i++) {
       k = order[i]; split(k, p, " ")
-      ia = mean(iops[k, "a"], cnt[k, "a"]); ib = mean(iops[k, "b"], cnt[k, "b"])
-      ma = mean(p50[k, "a"], cnt[k, "a"]); mb = mean(p50[k, "b"], cnt[k, "b"])
-      la = mean(p99[k, "a"], cnt[k, "a"]); lb = mean(p99[k, "b"], cnt[k, "b"])
-      ca = mean(cpus[k, "a"], ccnt[k, "a"]); cb = mean(cpus[k, "b"], ccnt[k, "b"])
-      printf "%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s\n", p[1], p[2], num(ia, "%.0f"),
+      r = "a"
+      if (vc != "" && mean(iops[k, "c"], cnt[k, "c"]) > mean(iops[k, "a"], cnt[k, "a"])) r = "c"
+      ia = mean(iops[k, r], cnt[k, r]); ib = mean(iops[k, "b"], cnt[k, "b"])
+      ma = mean(p50[k, r], cnt[k, r]); mb = mean(p50[k, "b"], cnt[k, "b"])
+      la = mean(p99[k, r], cnt[k, r]); lb = mean(p99[k, "b"], cnt[k, "b"])
+      ca = mean(cpus[k, r], ccnt[k, r]); cb = mean(cpus[k, "b"], ccnt[k, "b"])
+      printf "%-8s %-20s %10s %10s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s%s\n", p[1], p[2], num(ia, "%.0f"),
         num(ib, "%.0f"), ratio(ib, ia), num(ma, "%.1f"), num(mb, "%.1f"), ratio(mb, ma), num(la, "%.1f"), num(lb, "%.1f"),
-        ratio(lb, la), num(ca, "%.2f"), num(cb, "%.2f"), ratio(cb, ca)
+        ratio(lb, la), num(ca, "%.2f"), num(cb, "%.2f"), ratio(cb, ca), vc == "" ? "" : " " (r == "a" ? va : vc)
+    }
+    if (vc == "") exit
+    printf "\nBoth qemu-storage-daemon builds (IOPS, p99 latency in us, back-end CPU us per request)\n"
+    printf "%-8s %-20s %12s %12s %13s | %11s %11s | %10s %10s\n", "storage", "case", "IOPS " va, "IOPS " vc, vc "/" va,
+      "p99 " va, "p99 " vc, "CPU " va, "CPU " vc
+    for (i = 1; i <= n; i++) {
+      k = order[i]; split(k, p, " ")
+      ia = mean(iops[k, "a"], cnt[k, "a"]); ic = mean(iops[k, "c"], cnt[k, "c"])
+      printf "%-8s %-20s %12s %12s %13s | %11s %11s | %10s %10s\n", p[1], p[2], num(ia, "%.0f"), num(ic, "%.0f"), ratio(ic, ia),
+        num(mean(p99[k, "a"], cnt[k, "a"]), "%.1f"), num(mean(p99[k, "c"], cnt[k, "c"]), "%.1f"),
+        num(mean(cpus[k, "a"], ccnt[k, "a"]), "%.2f"), num(mean(cpus[k, "c"], ccnt[k, "c"]), "%.2f")
     }
   }' "$results"
 echo
@@ -271,11 +317,20 @@ notes=$out/notify.txt
 : > "$notes"
 sock_a=$work/a.sock sock_b=$work/b.sock
 start_backend qsd null50us "$sock_a" "$out/qsd-notify.log"; pid_a=$started_pid
+pid_c=""
+if [ -n "$line_c" ]; then
+  sock_c=$work/c.sock
+  start_backend qsd null50us "$sock_c" "$out/qsd-$version_c-notify.log" "$qsd_c"; pid_c=$started_pid
+fi
 start_backend "$b_kind" null50us "$sock_b" "$out/$b_kind-notify.log"; pid_b=$started_pid
 for ei in on off; do
   for run in $(seq 1 "$runs"); do
-    for side in a b; do
-      if [ $side = a ]; then sock=$sock_a kind=qsd; else sock=$sock_b kind=$b_kind; fi
+    for side in "${qsd_sides[@]}" b; do
+      case $side in
+        a) sock=$sock_a kind="qsd $version_a" ;;
+        c) sock=$sock_c kind="qsd $version_c" ;;
+        b) sock=$sock_b kind=$b_kind ;;
+      esac
       echo "== notifications event-idx=$ei run $run: $kind" >&2
       line=$("${pin_bench[@]}" "${bench_cmd[@]}" --socket "$sock" --rw randread --bs 4k --depth 32 --queues 1 \
              --seconds "$seconds" --ramp "$ramp" --event-idx "$ei" --poll-us 0 2>>"$out/bench.log" | grep '^RESULT ') \
@@ -284,22 +339,27 @@ for ei in on off; do
     done
   done
 done
-stop_backend "$pid_a"; stop_backend "$pid_b"
+stop_backend "$pid_a"; stop_backend "$pid_b"; [ -z "$pid_c" ] || stop_backend "$pid_c"
 printf '\nGuest notifications per request (null device with 50 us latency, 4k randread, depth 32, 1 queue,\nfront-end sleeping until notified)\n'
 printf '%-8s %-9s %10s %14s %10s\n' back-end event-idx IOPS "notify/req" "kicks/req"
-awk -v lb="$label_b" '
+# Names in the notification table: "qsd" alone, or "qsd-7.2" and "qsd-10.0" with two builds.
+label_a=qsd label_c=""
+if [ -n "$line_c" ]; then label_a=qsd-${version_a%.*} label_c=qsd-${version_c%.*}; fi
+awk -v la="$label_a" -v lc="$label_c" -v lb="$label_b" '
   function get(line, key) { return match(line, " " key "=[^ ]*") ? substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) : "" }
   { k = $2 " " $1; c[k]++; i[k] += get($0, "iops"); n[k] += get($0, "calls_per_req"); q[k] += get($0, "kicks_per_req") }
   END {
-    split("a on,a off,b on,b off", keys, ",")
-    for (j = 1; j <= 4; j++) {
+    name["a"] = la; name["c"] = lc; name["b"] = lb
+    split("a on,a off,c on,c off,b on,b off", keys, ",")
+    for (j = 1; j <= 6; j++) {
       k = keys[j]; if (!c[k]) continue; split(k, p, " ")
-      printf "%-8s %-9s %10.0f %14.4f %10.4f\n", (p[1] == "a" ? "qsd" : lb), p[2], i[k] / c[k], n[k] / c[k], q[k] / c[k]
+      printf "%-8s %-9s %10.0f %14.4f %10.4f\n", name[p[1]], p[2], i[k] / c[k], n[k] / c[k], q[k] / c[k]
     }
-    for (s = 1; s <= 2; s++) {
-      side = (s == 1 ? "a" : "b")
+    split("a c b", sides, " ")
+    for (s = 1; s <= 3; s++) {
+      side = sides[s]
       if (c[side " on"] && c[side " off"] && n[side " off"] > 0)
-        printf "%s: notifications per request with EVENT_IDX = %.2f x without\n", (side == "a" ? "qsd" : lb),
+        printf "%s: notifications per request with EVENT_IDX = %.2f x without\n", name[side],
           (n[side " on"] / c[side " on"]) / (n[side " off"] / c[side " off"])
     }
   }' "$notes"

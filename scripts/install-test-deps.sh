@@ -36,6 +36,7 @@ packages=(
   librbd1              # what the rbd: backend calls through FFM (with librados2)
   librados2
   qemu-block-extra     # qemu-storage-daemon's driver=rbd, the reference in bench/compare.sh rbd
+  linux-perf           # perf stat: bench/metrics-cost.sh counts the daemon's instructions per request
 )
 
 missing=()

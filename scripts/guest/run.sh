@@ -19,7 +19,8 @@
 #   --append ARGS        extra kernel command line arguments
 #   --quiet              do not copy the console to stdout while the guest runs
 #   --qemu VERSION       7.2: Debian 12's qemu-system-x86_64 (the default); 10.0: QEMU 10.0 from
-#                        scripts/install-qemu10.sh (/opt/vhostd/qemu-10.0, or VHOSTD_QEMU10_PREFIX).
+#                        scripts/install-qemu10.sh (/opt/vhostd/qemu-10.0, or VHOSTD_QEMU10_PREFIX);
+#                        or a path to a qemu-system-x86_64.
 #                        The default comes from VHOSTD_QEMU when that says 7.2 or 10.0.
 #   --extra-socket PATH  one more vhost-user-blk-pci disk on another back-end socket (/dev/vdb,
 #                        /dev/vdc, ... in order); repeatable
@@ -33,7 +34,7 @@
 # Always TCG: nested KVM on the CI machines hangs at boot.
 set -euo pipefail
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: error: $*" >&2; exit 2; }
 
 socket= script= queues=1 queue_size= device_opts= reconnect=0 mem=512M smp=2 timeout_s=120
@@ -94,7 +95,12 @@ case "$qemu_version" in
   10.0)
     qemu_bin=${VHOSTD_QEMU10_PREFIX:-/opt/vhostd/qemu-10.0}/bin/qemu-system-x86_64
     [ -x "$qemu_bin" ] || die "QEMU 10.0 is not installed at $qemu_bin; run scripts/install-qemu10.sh as root" ;;
-  *) die "--qemu must be 7.2 or 10.0, got '$qemu_version'" ;;
+  */*)
+    qemu_bin=$qemu_version
+    [ -x "$qemu_bin" ] || die "--qemu $qemu_bin is not an executable"
+    # Below 9.2 only reconnect= exists (see reconnect_opt).
+    if "$qemu_bin" --version | head -n 1 | grep -Eq 'version ([1-8]|9\.[01])\.'; then qemu_version=7.2; else qemu_version=10.0; fi ;;
+  *) die "--qemu must be 7.2, 10.0 or a path, got '$qemu_version'" ;;
 esac
 
 if [ -z "$image" ]; then

@@ -127,6 +127,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Serve Prometheus /metrics and /healthz here (off by default; a bare port binds localhost).")
     MetricsAddress metrics;
 
+    @Option(names = "--metrics-recording", paramLabel = "on|off", defaultValue = "on",
+            description = "off: count nothing per request (no --metrics then); only for measuring what recording costs"
+                    + " (bench/metrics-cost.sh). Default: ${DEFAULT-VALUE}.")
+    String metricsRecording;
+
     @Option(names = "--print-capabilities", description = "Print the vhost-user backend capabilities as JSON and exit.")
     boolean printCapabilities;
 
@@ -180,13 +185,15 @@ public final class ServeCommand implements Callable<Integer> {
             }
             return watched;
         }, Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
-        try (VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled() : VhostdMetrics.disabled();
+        try (VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled()
+                        : "off".equals(metricsRecording) ? VhostdMetrics.notRecording() : VhostdMetrics.disabled();
                 PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
                 Readiness readiness = new Readiness("vhostd-sockets");
                 SdNotify notify = SdNotify.fromEnvironment();
                 DiskRegistry disks = new DiskRegistry(new DiskRuntime(group, readiness, registry));
                 MetricsServer endpointServer = metrics != null ? MetricsServer.start(metrics, registry, health) : null) {
             pool[0] = group;
+            registry.pollers(group.pollers());
             registered[0] = disks;
             Disk flagDisk = null;
             if (endpoint != null) {
@@ -218,6 +225,10 @@ public final class ServeCommand implements Callable<Integer> {
                 });
                 LOG.log(Level.INFO, String.format("vhostd %s serving %d disk(s) with %d poller(s)", Version.get(),
                         disks.size(), pollerCount));
+                if ("off".equals(metricsRecording)) {
+                    LOG.log(Level.WARNING, "metrics recording is off (--metrics-recording off): nothing is counted;"
+                            + " meant only for measuring what recording costs");
+                }
                 if (endpointServer != null) {
                     LOG.log(Level.INFO, "metrics on http://" + endpointServer.address().getHostString() + ":"
                             + endpointServer.address().getPort() + "/metrics");
@@ -295,6 +306,15 @@ public final class ServeCommand implements Callable<Integer> {
         }
         if (pollers != null && pollers < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--pollers must be at least 1");
+        }
+        if (!"on".equals(metricsRecording) && !"off".equals(metricsRecording)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--metrics-recording must be on or off, got \"" + metricsRecording + "\"");
+        }
+        if ("off".equals(metricsRecording) && metrics != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--metrics-recording off counts nothing, so --metrics " + metrics + " would serve only zeroes;"
+                            + " give one of the two");
         }
     }
 }

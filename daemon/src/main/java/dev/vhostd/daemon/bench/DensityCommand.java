@@ -66,6 +66,8 @@ public final class DensityCommand implements Callable<Integer> {
     private Process daemon;
     private ControlClient client;
     private final List<VhostUserBlkFrontend> idle = new ArrayList<>();
+    /** Pause after disks came or went, before a measured run. */
+    private static final long SETTLE_MILLIS = 2000;
 
     @Override
     public Integer call() throws Exception {
@@ -144,25 +146,23 @@ public final class DensityCommand implements Callable<Integer> {
             Path busySocket = dir.resolve(busy + ".sock");
             idle.remove(idle.size() - 1).close();
             awaitDisconnected(busy);
+            Thread.sleep(SETTLE_MILLIS);
             List<Double> among = new ArrayList<>();
             List<Double> alone = new ArrayList<>();
+            // The order alternates (among, alone, alone, among, ...), so that neither side always runs
+            // first after the idle disks came or went; each run starts after the daemon settled.
             for (int r = 0; r < rounds; r++) {
-                among.add(run(busySocket, pid));
-                for (VhostUserBlkFrontend f : idle) {
-                    f.close();
-                }
-                idle.clear();
-                for (int i = 0; i < disks - 1; i++) {
-                    ObjectNode p = client.params();
-                    p.put("name", "d" + i);
-                    p.put("force", true);
-                    client.call("disk_remove", p);
-                }
-                alone.add(run(busySocket, pid));
-                if (r + 1 < rounds) {
+                if (r % 2 == 0) {
+                    among.add(run(busySocket, pid));
+                    removeIdle();
+                    alone.add(run(busySocket, pid));
+                } else {
+                    alone.add(run(busySocket, pid));
                     for (int i = 0; i < disks - 1; i++) {
                         addAndAttach(i);
                     }
+                    Thread.sleep(SETTLE_MILLIS);
+                    among.add(run(busySocket, pid));
                 }
             }
             out.printf(Locale.ROOT, "one busy disk (null backend, 4k randread, depth 32, 1 queue, %.0f s runs):%n", ioSeconds);
@@ -196,6 +196,21 @@ public final class DensityCommand implements Callable<Integer> {
         }
     }
 
+    /** Detaches and removes every idle disk (force: their front-ends are still attached). */
+    private void removeIdle() throws Exception {
+        for (VhostUserBlkFrontend f : idle) {
+            f.close();
+        }
+        idle.clear();
+        for (int i = 0; i < disks - 1; i++) {
+            ObjectNode p = client.params();
+            p.put("name", "d" + i);
+            p.put("force", true);
+            client.call("disk_remove", p);
+        }
+        Thread.sleep(SETTLE_MILLIS);
+    }
+
     private void addAndAttach(int i) throws Exception {
         ObjectNode p = client.params();
         p.put("name", "d" + i);
@@ -219,7 +234,7 @@ public final class DensityCommand implements Callable<Integer> {
     }
 
     private double run(Path socket, long pid) throws Exception {
-        BenchConfig c = new BenchConfig(socket, 1, 32, 4096, RwMode.RANDREAD, 100, ioSeconds, 1, 1, true, false, 0, 0, 0, pid);
+        BenchConfig c = new BenchConfig(socket, 1, 32, 4096, RwMode.RANDREAD, 100, ioSeconds, 2, 10, true, false, 0, 0, 0, pid);
         try (VhostUserBlkFrontend device = VhostUserBlkFrontend.open(socket, new VhostUserBlkFrontend.Options(1,
                 c.effectiveQueueSize(), true, BenchRunner.bufferBytes(c)))) {
             return new BenchRunner(device, c, pid, new PrintWriter(java.io.Writer.nullWriter())).run().iops();

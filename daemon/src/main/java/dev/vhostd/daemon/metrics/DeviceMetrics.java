@@ -29,6 +29,7 @@ public final class DeviceMetrics {
 
     private final String name;
     private final QueueListener listener;
+    private final boolean recording;
     private volatile QueueMetrics[] queues = new QueueMetrics[0];
 
     private final AtomicLong connects = new AtomicLong();
@@ -47,8 +48,14 @@ public final class DeviceMetrics {
     private final AtomicLong backendLatencySumNanos = new AtomicLong();
 
     DeviceMetrics(String name, QueueListener listener) {
+        this(name, listener, true);
+    }
+
+    /** {@code recording} false: queues count nothing ({@link QueueMetrics.NotRecording}). */
+    DeviceMetrics(String name, QueueListener listener, boolean recording) {
         this.name = requireValidName(name);
         this.listener = listener;
+        this.recording = recording;
     }
 
     /**
@@ -97,7 +104,7 @@ public final class DeviceMetrics {
                 return current[index];
             }
             QueueMetrics[] grown = index < current.length ? current.clone() : Arrays.copyOf(current, index + 1);
-            created = new QueueMetrics(index);
+            created = recording ? new QueueMetrics(index) : new QueueMetrics.NotRecording(index);
             grown[index] = created;
             queues = grown;
         }

@@ -17,8 +17,12 @@ import java.lang.invoke.VarHandle;
  * The queue's used ring has the same rule, so record where the poller pushes to the used ring. If a
  * queue is handed to a new poller thread (after a reconnect), the old one must have stopped first
  * (Thread.join or any other happens-before edge).
+ *
+ * <p>Not final only for {@link NotRecording}, which {@code vhostd serve --metrics-recording off}
+ * uses to measure what recording costs. A daemon that records never loads that class, so the JIT
+ * sees no override and binds and inlines these calls exactly as for a final class.
  */
-public final class QueueMetrics {
+public class QueueMetrics {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
     private static final int TYPES = RequestType.ALL.length;
@@ -224,5 +228,48 @@ public final class QueueMetrics {
             total += v;
         }
         return total;
+    }
+
+    /**
+     * Counts nothing: every recording method is empty, so every reading stays 0. Only for
+     * measuring the cost of recording against a daemon that records (bench/metrics-cost.sh).
+     */
+    static final class NotRecording extends QueueMetrics {
+        NotRecording(int index) {
+            super(index);
+        }
+
+        @Override
+        public void requestStarted() {}
+
+        @Override
+        public void requestCompleted(RequestType type, RequestStatus status, long bytes, long latencyNanos) {}
+
+        @Override
+        public void kicksReceived(long n) {}
+
+        @Override
+        public void notificationSent() {}
+
+        @Override
+        public void notificationSuppressed() {}
+
+        @Override
+        public void pollIteration(boolean foundWork) {}
+
+        @Override
+        public void busyNanos(long nanos) {}
+
+        @Override
+        public void blockedNanos(long nanos) {}
+
+        @Override
+        public void heldBackNanos(long nanos) {}
+
+        @Override
+        public void invalidInput(InvalidKind kind) {}
+
+        @Override
+        public void backendError() {}
     }
 }

@@ -18,6 +18,7 @@ import io.prometheus.client.CollectorRegistry;
 import com.sun.management.OperatingSystemMXBean;
 
 import dev.vhostd.daemon.Version;
+import dev.vhostd.protocol.poll.Poller;
 
 import java.lang.management.ManagementFactory;
 import java.util.List;
@@ -43,11 +44,13 @@ public final class VhostdMetrics implements AutoCloseable {
     static final String DEVICE_LABEL = "disk";
 
     private final PrometheusMeterRegistry registry;
+    private final boolean recording;
     private final JvmGcMetrics gcMetrics;
     private final Map<String, DeviceMetrics> devices = new ConcurrentHashMap<>();
 
-    private VhostdMetrics(PrometheusMeterRegistry registry) {
+    private VhostdMetrics(PrometheusMeterRegistry registry, boolean recording) {
         this.registry = registry;
+        this.recording = recording;
         if (registry == null) {
             gcMetrics = null;
             return;
@@ -77,16 +80,44 @@ public final class VhostdMetrics implements AutoCloseable {
 
     /** Metrics recorded and exposed through {@link #collectorRegistry()}. */
     public static VhostdMetrics enabled() {
-        return new VhostdMetrics(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        return new VhostdMetrics(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), true);
     }
 
     /** Metrics recorded (so callers need no checks) but never registered or exposed. */
     public static VhostdMetrics disabled() {
-        return new VhostdMetrics(null);
+        return new VhostdMetrics(null, true);
+    }
+
+    /**
+     * Metrics neither recorded nor exposed: devices get queues whose recording methods are empty.
+     * For measuring what recording costs ({@code vhostd serve --metrics-recording off}); the
+     * control API's in-flight counts then read 0.
+     */
+    public static VhostdMetrics notRecording() {
+        return new VhostdMetrics(null, false);
     }
 
     public boolean isEnabled() {
         return registry != null;
+    }
+
+    /**
+     * Per-poller gauges: the adaptive poll window now (0 when polling does not pay and the poller
+     * sleeps as soon as its rings are idle) and its ceiling (--poll-us).
+     */
+    public void pollers(List<Poller> pollers) {
+        if (!isEnabled()) {
+            return;
+        }
+        for (Poller p : pollers) {
+            Gauge.builder("vhostd.poller.poll.window", p, x -> x.pollWindowNanos() / 1e9)
+                    .description("How long the poller busy-polls idle rings before they wait for a kick;"
+                            + " adapts to what polling finds, up to --poll-us")
+                    .baseUnit("seconds").tag("poller", p.name()).register(registry);
+            Gauge.builder("vhostd.poller.poll.window.max", p, x -> x.pollCeilingNanos() / 1e9)
+                    .description("The ceiling of the poll window (--poll-us)")
+                    .baseUnit("seconds").tag("poller", p.name()).register(registry);
+        }
     }
 
     /**
@@ -96,7 +127,7 @@ public final class VhostdMetrics implements AutoCloseable {
      * @throws IllegalArgumentException if the name is invalid or already taken
      */
     public DeviceMetrics device(String name) {
-        DeviceMetrics device = new DeviceMetrics(name, isEnabled() ? this::registerQueue : (d, q) -> {});
+        DeviceMetrics device = new DeviceMetrics(name, isEnabled() ? this::registerQueue : (d, q) -> {}, recording);
         if (devices.putIfAbsent(name, device) != null) {
             throw new IllegalArgumentException("two devices are named \"" + name
                     + "\"; give each export a distinct name so their metrics can be told apart");

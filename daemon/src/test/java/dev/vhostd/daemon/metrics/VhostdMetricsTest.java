@@ -149,6 +149,28 @@ class VhostdMetricsTest {
         }
     }
 
+    @Test
+    void notRecordingCountsNothingAndExposesNothing() {
+        try (VhostdMetrics metrics = VhostdMetrics.notRecording()) {
+            assertFalse(metrics.isEnabled());
+            QueueMetrics q = metrics.device("vda").queue(0);
+            q.requestStarted();
+            q.requestCompleted(RequestType.READ, RequestStatus.OK, 512, 10);
+            q.kicksReceived(3);
+            q.notificationSent();
+            q.pollIteration(true);
+            q.busyNanos(100);
+            assertEquals(0, q.requests(RequestType.READ, RequestStatus.OK));
+            assertEquals(0, q.readBytes());
+            assertEquals(0, q.kicks());
+            assertEquals(0, q.notificationsSent());
+            assertEquals(0, q.pollIterations(true));
+            assertEquals(0, q.busyNanos());
+            assertEquals(0, q.inFlight());
+            assertThrows(IllegalStateException.class, metrics::scrape);
+        }
+    }
+
     private static Map<String, String> with(Map<String, String> base, String k, String v) {
         var m = new java.util.HashMap<>(base);
         m.put(k, v);

@@ -78,6 +78,14 @@ class OperatorInputTest {
     }
 
     @Test
+    void metricsRecordingOffWithAnEndpointOrAnUnknownValueIsRefused() throws Exception {
+        String both = refused("--socket", sock(), "--metrics-recording", "off", "--metrics", "127.0.0.1:9");
+        assertTrue(both.contains("--metrics-recording off") && both.contains("127.0.0.1:9"), both);
+        String odd = refused("--socket", sock(), "--metrics-recording", "no");
+        assertTrue(odd.contains("--metrics-recording") && odd.contains("on or off") && odd.contains("\"no\""), odd);
+    }
+
+    @Test
     void serialLongerThan20BytesIsRefusedNotTruncated() throws Exception {
         String line = refused("--socket", sock(), "--serial", "abcdefghijklmnopqrstu");
         assertTrue(line.contains("--serial") && line.contains("21 bytes") && line.contains("20"), line);

@@ -20,12 +20,19 @@ import dev.vhostd.sys.Libc;
  * A dedicated thread that serves the queues attached to it (an Agrona-style agent: do work, and when
  * there is none, spin for the poll window, then arm notifications and block).
  *
- * <p>Per iteration: every queue's handler pops, submits and reaps; then the used ring is published
- * once and the guest notified only if EVENT_IDX (or NO_INTERRUPT) says so. When idle longer than the
- * poll window, it re-arms notifications (avail_event / clearing NO_NOTIFY), re-checks the avail ring
- * so that a request published meanwhile is not lost, and blocks on the kick and completion fds.
- * Attach, detach and call-fd swaps run as commands on this thread, so no queue is ever touched by
- * two threads and a closed fd number is never written to.
+ * <p>Queues are either active (polled every pass, guest kicks suppressed) or parked (notifications
+ * armed, woken by their kick or completion fd through epoll). Per pass: every active queue's handler
+ * pops, submits and reaps; then its used ring is published once and the guest notified only if
+ * EVENT_IDX (or NO_INTERRUPT) says so. A queue that found no work for a whole poll window parks: it
+ * re-arms notifications (avail_event / clearing NO_NOTIFY) and re-checks its avail ring so that a
+ * request published meanwhile is not lost. Parked queues cost nothing per pass, so one busy ring
+ * among many idle ones runs as if alone; while some queue is active, epoll is looked at now and then
+ * (one call for all parked queues). When every queue is parked the thread blocks.
+ *
+ * <p>The poll window adapts per poller ({@link #foundWork}): it grows while polling catches work that
+ * a sleep would have waited for, and shrinks to zero when work comes too late for polling to pay,
+ * up to the {@code --poll-us} ceiling. Attach, detach and call-fd swaps run as commands on this
+ * thread, so no queue is ever touched by two threads and a closed fd number is never written to.
  */
 public final class Poller implements AutoCloseable, Liveness {
     private static final System.Logger LOG = System.getLogger(Poller.class.getName());
@@ -33,10 +40,12 @@ public final class Poller implements AutoCloseable, Liveness {
     /** Heartbeat value while blocked in epoll_wait: idle, not stalled. */
     private static final long BLOCKED = Long.MIN_VALUE;
     private static final VarHandle HEARTBEAT;
+    private static final VarHandle WINDOW;
 
     static {
         try {
             HEARTBEAT = MethodHandles.lookup().findVarHandle(Poller.class, "heartbeat", long.class);
+            WINDOW = MethodHandles.lookup().findVarHandle(Poller.class, "windowNanos", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -45,15 +54,35 @@ public final class Poller implements AutoCloseable, Liveness {
     private static final int MAX_QUEUES = 1024;
     /** Ready events taken per epoll_wait; more simply arrive on the next call (level-triggered). */
     private static final int EVENT_BATCH = 128;
+    /** The window's first step up from zero; halving below twice this drops it to zero. */
+    private static final long MIN_WINDOW_NANOS = 4_000;
+    /** While rings find work, how often parked rings' kicks are looked for (one epoll_wait each time). */
+    private static final long BUSY_EVENT_CHECK_NANOS = 50_000;
+    /** While active rings spin idle within the window, how often parked rings' kicks are looked for. */
+    private static final long IDLE_EVENT_CHECK_NANOS = 5_000;
 
     private final String name;
-    private final long pollNanos;
+    /** The most the poll window may grow to ({@code --poll-us}); 0 turns polling off. */
+    private final long pollCeilingNanos;
+    /**
+     * How long a ring (and the poller) keeps polling after its last work before it parks: adapted
+     * by {@link #foundWork}; written by the poller thread, read opaquely for metrics.
+     */
+    @SuppressWarnings("unused") // also through WINDOW
+    private long windowNanos;
     private final Thread thread;
     private final Epoll epoll = new Epoll(EVENT_BATCH);
     private final int controlFd = EventFd.create();
     private final EventFd events = new EventFd();
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private QueueBinding[] bindings = new QueueBinding[0];
+    /** The bindings polled every pass, in slots 0..activeCount-1; the rest are parked. */
+    private final QueueBinding[] active = new QueueBinding[MAX_QUEUES];
+    private int activeCount;
+    /** Parked bindings waiting for rate-limit tokens, and the earliest time one of them is due. */
+    private int heldCount;
+    private long earliestHeld;
+    private long lastEventCheck;
     /** Queues attached or being attached, read by {@link PollerGroup#assign()} on other threads. */
     private final java.util.concurrent.atomic.AtomicInteger load = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean running = true;
@@ -62,12 +91,13 @@ public final class Poller implements AutoCloseable, Liveness {
     private long heartbeat = System.nanoTime();
     /** The queue that ran last on this thread: a late-delivered fault is charged to it. */
     private QueueBinding current;
-    private long idleSince = System.nanoTime();
-    private long busyStart = idleSince;
+    /** When the poller last found no work after finding some (0 while it finds work). */
+    private long idleSince;
+    private long busyStart = System.nanoTime();
 
     public Poller(String name, long pollMicros) {
         this.name = name;
-        this.pollNanos = Math.max(0, pollMicros) * 1000L;
+        this.pollCeilingNanos = Math.max(0, pollMicros) * 1000L;
         epoll.add(controlFd, Epoll.EPOLLIN, TOKEN_CONTROL);
         this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::loop);
         thread.start();
@@ -80,6 +110,16 @@ public final class Poller implements AutoCloseable, Liveness {
 
     public int attachedQueues() {
         return bindings.length;
+    }
+
+    /** The current adaptive poll window (see {@link #foundWork}), for metrics. */
+    public long pollWindowNanos() {
+        return (long) WINDOW.getOpaque(this);
+    }
+
+    /** The ceiling of the poll window ({@code --poll-us}). */
+    public long pollCeilingNanos() {
+        return pollCeilingNanos;
     }
 
     /** Starts serving {@code binding}; completes once the poller has taken it. */
@@ -99,6 +139,7 @@ public final class Poller implements AutoCloseable, Liveness {
                 epoll.add(binding.handler.completionFd(), Epoll.EPOLLIN, token(binding, true));
             }
             bindings = next;
+            activate(binding, System.nanoTime());
             LOG.log(Level.DEBUG, () -> name + ": attached queue " + binding.queueIndex + " in slot " + slot);
         });
         attached.whenComplete((ok, failed) -> {
@@ -151,6 +192,11 @@ public final class Poller implements AutoCloseable, Liveness {
         System.arraycopy(bindings, 0, next, 0, at);
         System.arraycopy(bindings, at + 1, next, at, bindings.length - at - 1);
         bindings = next;
+        deactivate(binding);
+        if (binding.held) {
+            binding.held = false;
+            heldCount--;
+        }
         load.decrementAndGet();
         try {
             if (binding.kickFd >= 0) {
@@ -260,12 +306,14 @@ public final class Poller implements AutoCloseable, Liveness {
     }
 
     private void pass(EventFd local) {
-        beat(System.nanoTime());
+        long now = System.nanoTime();
+        beat(now);
         runCommands();
-        QueueBinding[] bs = bindings;
+        QueueBinding[] act = active;
         int work = 0;
         boolean anyPolling = false;
-        for (QueueBinding b : bs) {
+        for (int i = 0; i < activeCount; i++) {
+            QueueBinding b = act[i];
             current = b;
             int w;
             try {
@@ -273,56 +321,161 @@ public final class Poller implements AutoCloseable, Liveness {
                 publish(b);
             } catch (Throwable t) {
                 broken(b, t);
+                i--; // the last active binding moved into slot i
                 continue;
             }
             b.stats.pollIteration(w > 0);
-            work += w;
+            if (w > 0) {
+                b.lastWork = now;
+                work += w;
+            }
             anyPolling |= b.kickFd < 0;
         }
         if (work > 0) {
-            idleSince = 0;
+            foundWork(now);
+            if (bindings.length > activeCount && now - lastEventCheck >= BUSY_EVENT_CHECK_NANOS) {
+                // Parked rings wake through epoll; while busy, look for their kicks now and then
+                // (one epoll_wait covers them all) rather than touching each parked ring.
+                checkEvents(local, now);
+            }
             return;
         }
-        long now = System.nanoTime();
         if (idleSince == 0) {
             idleSince = now;
         }
-        bs = bindings;
-        if (now - idleSince < pollNanos || (anyPolling && bs.length > 0)) {
+        long window = windowNanos;
+        // Park the rings that found nothing for a whole window: their kick (or completion) fd wakes
+        // them, so a busy ring never shares its passes with idle neighbours.
+        for (int i = 0; i < activeCount; i++) {
+            QueueBinding b = act[i];
+            if (b.kickFd < 0 || now - b.lastWork < window) {
+                continue;
+            }
+            if (b.handler.inFlight() > 0 && b.handler.completionFd() < 0) {
+                continue; // nothing would wake it for those completions
+            }
+            current = b;
+            if (park(b, now)) {
+                i--;
+            }
+        }
+        if (activeCount > 0) {
+            if (bindings.length > activeCount || heldCount > 0) {
+                if (now - lastEventCheck >= IDLE_EVENT_CHECK_NANOS) {
+                    checkEvents(local, now);
+                }
+            }
             Thread.onSpinWait();
-            if (anyPolling && now - idleSince >= pollNanos) {
+            if (anyPolling && now - idleSince >= pollCeilingNanos) {
                 Thread.yield();
             }
             return;
         }
-        // Arm notifications, then re-check: a request published between our last look and the
-        // arming would otherwise wait for a kick the guest will not send.
-        boolean pending = false;
-        long wakeAt = 0;
-        for (QueueBinding b : bs) {
-            current = b;
-            long held = b.handler.heldUntil();
-            if (held != 0) {
-                // Over its disk's limit: its avail ring holds requests on purpose. Wait for the
-                // tokens (a timeout below), not for a kick, and do not count them as pending.
-                wakeAt = wakeAt == 0 || held - wakeAt < 0 ? held : wakeAt;
-                continue;
-            }
-            pending |= b.queue.enableNotifications();
-        }
-        if (pending) {
-            disableNotifications();
-            idleSince = 0;
-            return;
-        }
+        // Every ring is parked: block until a kick, a completion, a command or a held ring's tokens.
         HEARTBEAT.setOpaque(this, BLOCKED);
-        int n = epoll.await(wakeAt == 0 ? -1 : timeoutMillis(wakeAt - now));
+        int n = epoll.await(heldCount == 0 ? -1 : timeoutMillis(earliestHeld - now));
         long woke = System.nanoTime();
         beat(woke);
+        QueueBinding[] bs = bindings;
         if (bs.length > 0) {
             bs[0].stats.pollerTime(now - busyStart, woke - now);
         }
         busyStart = woke;
+        handleEvents(local, n, woke);
+        lastEventCheck = woke;
+    }
+
+    /**
+     * Adapts the poll window to what polling finds (the way QEMU's AioContext grows and shrinks its
+     * poll time): the poller was idle from {@link #idleSince} until work turned up at {@code now}.
+     * Work that came within the window: polling paid, keep it. Work that came later but within the
+     * ceiling: a longer window would have caught it without a sleep and a kick, grow. Work that came
+     * later than the ceiling: polling only burnt CPU, shrink (to zero, where every idle ring parks at
+     * once and waits for its kick).
+     */
+    private void foundWork(long now) {
+        long idle = idleSince == 0 ? 0 : now - idleSince;
+        idleSince = 0;
+        long window = windowNanos;
+        long next = adaptWindow(window, idle, pollCeilingNanos);
+        if (next != window) {
+            WINDOW.setOpaque(this, next);
+        }
+    }
+
+    /** The next poll window after an idle spell of {@code idleNanos} ended in work (see {@link #foundWork}). */
+    static long adaptWindow(long window, long idleNanos, long ceiling) {
+        if (idleNanos <= window || ceiling == 0) {
+            return window;
+        }
+        if (idleNanos > ceiling) {
+            return window < 2 * MIN_WINDOW_NANOS ? 0 : window / 2;
+        }
+        return window == 0 ? Math.min(ceiling, MIN_WINDOW_NANOS) : Math.min(ceiling, window * 2);
+    }
+
+    /**
+     * Parks an active ring: arms its notifications (or its rate-limit timer) and re-checks its avail
+     * ring, since a request published before the arming would otherwise wait for a kick the guest
+     * will not send. Returns whether it left the active set.
+     */
+    private boolean park(QueueBinding b, long now) {
+        long held = b.handler.heldUntil();
+        if (held != 0) {
+            // Over its disk's limit: its avail ring holds requests on purpose. Wait for the tokens
+            // (a timer), not for a kick.
+            deactivate(b);
+            b.held = true;
+            b.heldUntil = held;
+            earliestHeld = heldCount == 0 || held - earliestHeld < 0 ? held : earliestHeld;
+            heldCount++;
+            return true;
+        }
+        if (b.queue.enableNotifications()) {
+            b.queue.disableNotifications();
+            b.lastWork = now;
+            return false;
+        }
+        deactivate(b);
+        return true;
+    }
+
+    private void activate(QueueBinding b, long now) {
+        b.lastWork = now;
+        if (b.held) {
+            b.held = false;
+            heldCount--;
+        }
+        if (b.active) {
+            return;
+        }
+        b.queue.disableNotifications();
+        b.active = true;
+        b.activeSlot = activeCount;
+        active[activeCount++] = b;
+    }
+
+    private void deactivate(QueueBinding b) {
+        if (!b.active) {
+            return;
+        }
+        int slot = b.activeSlot;
+        QueueBinding last = active[--activeCount];
+        active[slot] = last;
+        last.activeSlot = slot;
+        active[activeCount] = null;
+        b.active = false;
+        b.activeSlot = -1;
+    }
+
+    /** Takes whatever epoll has ready without waiting, and wakes the held rings whose time has come. */
+    private void checkEvents(EventFd local, long now) {
+        lastEventCheck = now;
+        handleEvents(local, epoll.await(0), now);
+    }
+
+    private void handleEvents(EventFd local, int n, long now) {
+        QueueBinding[] bs = bindings;
         for (int i = 0; i < n; i++) {
             long token = epoll.token(i);
             if (token == TOKEN_CONTROL) {
@@ -339,23 +492,31 @@ public final class Poller implements AutoCloseable, Liveness {
                 current = b;
                 if (completion) {
                     b.handler.completionSignalled();
+                    activate(b, now);
                 } else if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0) {
                     broken(b, new RingEndedException("its kick fd reported "
                             + ((events & Epoll.EPOLLERR) != 0 ? "an error" : "a hang-up")
                             + " (the front-end closed the other end), so no kick can arrive any more"));
                 } else {
                     b.stats.kicks(local.drain(b.kickFd));
+                    activate(b, now);
                 }
             }
         }
-        disableNotifications();
-        idleSince = 0;
-    }
-
-    private void disableNotifications() {
-        for (QueueBinding b : bindings) {
-            current = b;
-            b.queue.disableNotifications();
+        if (heldCount > 0 && now - earliestHeld >= 0) {
+            long earliest = 0;
+            for (QueueBinding b : bs) {
+                if (!b.held) {
+                    continue;
+                }
+                if (now - b.heldUntil >= 0) {
+                    current = b;
+                    activate(b, now);
+                } else {
+                    earliest = earliest == 0 || b.heldUntil - earliest < 0 ? b.heldUntil : earliest;
+                }
+            }
+            earliestHeld = earliest;
         }
     }
 

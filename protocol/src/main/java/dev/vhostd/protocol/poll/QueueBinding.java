@@ -28,6 +28,17 @@ public final class QueueBinding {
     final BrokenListener onBroken;
     final PollerStats stats;
 
+    // Poller-thread state (see Poller): where the binding is in the poller's sets.
+    /** Polled every pass (notifications off) rather than parked until a kick or a timer. */
+    boolean active;
+    /** Index in the poller's active array while {@link #active}. */
+    int activeSlot = -1;
+    /** Parked without notifications because its disk is over a limit, until {@link #heldUntil}. */
+    boolean held;
+    long heldUntil;
+    /** System.nanoTime() of the last pass in which this queue found work (or was woken). */
+    long lastWork;
+
     public QueueBinding(int queueIndex, SplitQueue queue, QueueHandler handler, int kickFd, int callFd,
             BrokenListener onBroken, PollerStats stats) {
         this.queueIndex = queueIndex;
