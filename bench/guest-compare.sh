@@ -10,6 +10,9 @@
 # Usage: bench/guest-compare.sh [options]
 #   --seconds S       fio runtime per case (default 10)
 #   --warmup S        unmeasured random I/O at the start of each boot (default 5)
+#   --first-warmup S  the same in each back-end's first boot (default 20): vhostd's request path is
+#                     still being compiled by the JVM at first, unlike in a daemon that has served
+#                     disks for a while
 #   --rounds N        boots per back-end, alternating (default 2)
 #   --cases LIST      comma list of case names (default all; see CASES below). qN runs N fio jobs,
 #                     one per guest vCPU, so each drives its own virtqueue
@@ -30,7 +33,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-seconds=10 warmup=5 rounds=2 cases=all storages=tmpfs size=256M idle=10 smp=2 mem=512M out=""
+seconds=10 warmup=5 first_warmup=20 rounds=2 cases=all storages=tmpfs size=256M idle=10 smp=2 mem=512M out=""
 qsd_spec=${QSD:-7.2}
 qemu_spec=${QEMU:-}
 
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
+    --first-warmup) first_warmup=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
     --storage) storages=$2; shift 2 ;;
@@ -66,7 +70,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for n in "$seconds" "$rounds" "$smp"; do [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--seconds, --rounds and --smp take a positive integer, got '$n'"; done
-for n in "$warmup" "$idle"; do [[ "$n" =~ ^[0-9]+$ ]] || die "--warmup and --idle take whole seconds, got '$n'"; done
+for n in "$warmup" "$first_warmup" "$idle"; do [[ "$n" =~ ^[0-9]+$ ]] || die "--warmup, --first-warmup and --idle take whole seconds, got '$n'"; done
 size_bytes=$(numfmt --from=iec "${size^^}") || die "bad --size $size"
 
 # The selected cases, and the queues the device needs for them.
@@ -179,37 +183,44 @@ cpu_ticks() {
 }
 
 # The guest's script: warm-up, then each case between console markers the host acts on.
-guest_script=$work/guest.sh
-{
-  echo 'set -u'
-  echo 'mark() { echo; echo "VGC $*"; }'
-  echo "common='--filename=/dev/vda --direct=1 --ioengine=libaio --bs=4k --norandommap --randrepeat=0 --time_based'"
-  if [ "$warmup" -gt 0 ]; then
-    echo "fio --name=warmup \$common --rw=randrw --iodepth=32 --numjobs=$queues --cpus_allowed=0-$((queues - 1)) \
+# write_guest_script FILE WARMUP_SECONDS
+write_guest_script() {
+  local warmup=$2 c name rw depth jobs
+  {
+    echo 'set -u'
+    echo 'mark() { echo; echo "VGC $*"; }'
+    echo "common='--filename=/dev/vda --direct=1 --ioengine=libaio --bs=4k --norandommap --randrepeat=0 --time_based'"
+    if [ "$warmup" -gt 0 ]; then
+      echo "fio --name=warmup \$common --rw=randrw --iodepth=32 --numjobs=$queues --cpus_allowed=0-$((queues - 1)) \
 --cpus_allowed_policy=split --runtime=$warmup --minimal >/dev/null 2>/tmp/err || { cat /tmp/err; exit 3; }"
-  fi
-  for c in "${selected[@]}"; do
-    read -r name rw depth jobs <<< "$c"
-    echo "mark BEGIN $name"
-    echo "fio --name=$name \$common --rw=$rw --iodepth=$depth --numjobs=$jobs --cpus_allowed=0-$((jobs - 1)) \
+    fi
+    for c in "${selected[@]}"; do
+      read -r name rw depth jobs <<< "$c"
+      echo "mark BEGIN $name"
+      echo "fio --name=$name \$common --rw=$rw --iodepth=$depth --numjobs=$jobs --cpus_allowed=0-$((jobs - 1)) \
 --cpus_allowed_policy=split --group_reporting --runtime=$seconds --percentile_list=50:99 --minimal --terse-version=3 \
 >/tmp/out 2>/tmp/err; rc=\$?"
-    echo "mark END $name"
-    echo "[ \$rc -eq 0 ] || { cat /tmp/err; exit 4; }"
-    echo "mark RESULT $name \$(head -n 1 /tmp/out)"
-  done
-  if [ "$idle" -gt 0 ]; then
-    echo "mark IDLE-BEGIN"
-    echo "sleep $idle"
-    echo "mark IDLE-END"
-  fi
-  echo 'exit 0'
-} > "$guest_script"
-boot_timeout=$(( 120 + warmup + idle + ${#selected[@]} * (seconds + 30) ))
+      echo "mark END $name"
+      echo "[ \$rc -eq 0 ] || { cat /tmp/err; exit 4; }"
+      echo "mark RESULT $name \$(head -n 1 /tmp/out)"
+    done
+    if [ "$idle" -gt 0 ]; then
+      echo "mark IDLE-BEGIN"
+      echo "sleep $idle"
+      echo "mark IDLE-END"
+    fi
+    echo 'exit 0'
+  } > "$1"
+}
+write_guest_script "$work/guest-first.sh" "$first_warmup"
+write_guest_script "$work/guest.sh" "$warmup"
+boot_timeout=$(( 120 + (warmup > first_warmup ? warmup : first_warmup) + idle + ${#selected[@]} * (seconds + 30) ))
 
 # boot STORAGE LABEL PID SOCKET ROUND: one guest, every case; appends to results and idles.
 boot() {
   local storage=$1 label=$2 bpid=$3 sock=$4 round=$5 console line c0=0 c1=0 t0=0 t1=0 i0=0 it0=0 rc
+  local guest_script=$work/guest.sh
+  [ "$round" != 1 ] || guest_script=$work/guest-first.sh
   console=$out/console-$storage-$label-$round.log
   : > "$console"
   echo "== $storage round $round: $label" >&2
@@ -306,11 +317,15 @@ awk -v hz="$tick_hz" -v ref_names="$(IFS=,; echo "${qsd_labels[*]}")" '
   }' "$results"
 echo "IOPS ratio > 1: vhostd faster. Latency and CPU ratios < 1: vhostd better."
 if [ -s "$idles" ]; then
+  # Ticks are 10 ms: "0 ms" means less than one tick over the whole idle time.
   awk -v hz="$tick_hz" -v s="$idle" '
     { k = $1 " " $2; if (!(k in c)) o[++n] = k; c[k]++; ms[k] += $4 * 1000 / hz; wall[k] += $5 }
     END {
-      printf "Idle guest attached, %d s per boot (back-end CPU per second of wall time):", s
-      for (i = 1; i <= n; i++) { k = o[i]; split(k, p, " "); printf "  %s %s %.2f ms/s (%.3f%% of a core)", p[1], p[2], ms[k] / wall[k] * 1000, ms[k] / wall[k] * 100 }
+      printf "Idle guest attached, %d s per boot, back-end CPU (utime+stime, %d ms ticks):", s, 1000 / hz
+      for (i = 1; i <= n; i++) {
+        k = o[i]; split(k, p, " ")
+        printf "  %s %s %.0f ms in %.1f s (%.3f%% of a core)", p[1], p[2], ms[k], wall[k] / 1000, ms[k] / wall[k] * 100
+      }
       printf "\n"
     }' "$idles"
 fi

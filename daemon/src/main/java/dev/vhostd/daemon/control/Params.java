@@ -5,7 +5,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 
 import dev.vhostd.daemon.disk.DiskException;
 import dev.vhostd.daemon.disk.DiskSpec;
-import dev.vhostd.daemon.disk.Limits;
+import dev.vhostd.daemon.limits.Limits;
 
 /**
  * The parameters of each control method, decoded strictly (an unknown parameter is an error) and
@@ -78,9 +78,13 @@ sealed interface Params {
         }
 
         Limits applyTo(Limits current) {
-            return new Limits(or(iops, current.iops()), or(readIops, current.readIops()),
-                    or(writeIops, current.writeIops()), or(bps, current.bps()), or(readBps, current.readBps()),
-                    or(writeBps, current.writeBps()));
+            try {
+                return new Limits(or(iops, current.iops()), or(readIops, current.readIops()),
+                        or(writeIops, current.writeIops()), or(bps, current.bps()), or(readBps, current.readBps()),
+                        or(writeBps, current.writeBps()));
+            } catch (IllegalArgumentException e) {
+                throw new DiskException(DiskException.Reason.INVALID_PARAMS, e.getMessage());
+            }
         }
 
         private static long or(Long value, long current) {

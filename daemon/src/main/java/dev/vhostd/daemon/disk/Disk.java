@@ -16,6 +16,7 @@ import dev.vhostd.backend.Backends;
 import dev.vhostd.backend.BlockBackend;
 import dev.vhostd.daemon.blk.BlkOptions;
 import dev.vhostd.daemon.blk.VirtioBlkDevice;
+import dev.vhostd.daemon.limits.Limits;
 import dev.vhostd.daemon.metrics.DeviceMetrics;
 import dev.vhostd.daemon.metrics.QueueMetrics;
 import dev.vhostd.daemon.systemd.InheritedSockets;
@@ -302,9 +303,8 @@ public final class Disk {
     /** Publishes new limits; the rings pick them up at their next batch. */
     public void setLimits(Limits next) {
         limits = next;
-        device.setLimits(new dev.vhostd.daemon.limits.Limits(next.iops(), next.readIops(), next.writeIops(), next.bps(),
-                next.readBps(), next.writeBps()));
-        LOG.log(Level.INFO, "disk " + name() + ": limits now " + (next.none() ? "none" : next));
+        device.setLimits(next);
+        LOG.log(Level.INFO, "disk " + name() + ": limits now " + (next.unlimited() ? "none" : next));
     }
 
     /**

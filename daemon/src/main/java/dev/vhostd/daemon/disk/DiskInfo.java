@@ -4,6 +4,8 @@ import java.util.List;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import dev.vhostd.daemon.limits.Limits;
+
 /** A disk as {@code disk_get} and {@code disk_list} show it. */
 public record DiskInfo(
         @JsonProperty("name") String name,

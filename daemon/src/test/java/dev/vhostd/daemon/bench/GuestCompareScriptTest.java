@@ -28,7 +28,7 @@ class GuestCompareScriptTest {
         Path root = BenchScripts.repoRoot();
         Path out = dir.resolve("out");
         ProcessBuilder pb = new ProcessBuilder(root.resolve("bench/guest-compare.sh").toString(), "--cases",
-                "randread-4k-d1-q1", "--rounds", "1", "--seconds", "2", "--warmup", "0", "--idle", "1", "--size", "64M",
+                "randread-4k-d1-q1", "--rounds", "1", "--seconds", "2", "--warmup", "0", "--first-warmup", "0", "--idle", "1", "--size", "64M",
                 "--out", out.toString())
                 .redirectError(dir.resolve("stderr.txt").toFile());
         pb.environment().put("VHOSTD", BenchScripts.vhostdCommand());
@@ -62,8 +62,8 @@ class GuestCompareScriptTest {
             }
         }
         assertEquals(2, rows, stdout);
-        assertTrue(Pattern.compile("(?m)^Idle guest attached, 1 s per boot .*tmpfs qsd-7\\.2\\.\\d+ [\\d.]+ ms/s .*"
-                + "tmpfs vhostd [\\d.]+ ms/s").matcher(stdout).find(), stdout);
+        assertTrue(Pattern.compile("(?m)^Idle guest attached, 1 s per boot, .*tmpfs qsd-7\\.2\\.\\d+ \\d+ ms in [\\d.]+ s .*"
+                + "tmpfs vhostd \\d+ ms in [\\d.]+ s \\([\\d.]+% of a core\\)$").matcher(stdout).find(), stdout);
         assertEquals(2, Files.readAllLines(out.resolve("results.txt")).size(), "one fio result per back-end");
     }
 }
