@@ -30,6 +30,12 @@ import java.lang.foreign.Arena;
  * that takes longer than {@code stallNanos} sends that direction through the ring for a while
  * (growing while stalls repeat), so a stalled disk delays this queue now and then, not on every
  * request.
+ *
+ * <p>On a file system with writeback (ext4 writes) such a call may wait for dirty-page throttling,
+ * the journal or a frozen file system, so it runs on this queue's {@link OffloadWorker} whenever
+ * anything else of the queue is in flight or came in the same batch: nothing waits behind it on
+ * this thread. A lone one (first of its batch, nothing in flight) runs here (a guest at depth 1 keeps the page cache's speed) unless a recent lone one took longer
+ * than {@link #LONE_STALL_NANOS}.
  */
 final class UringFileQueue implements BackendQueue {
     private static final System.Logger LOG = System.getLogger("dev.vhostd.backend");
@@ -51,6 +57,14 @@ final class UringFileQueue implements BackendQueue {
      */
     static final long FIRST_BACKOFF_NANOS = 10_000_000L;
     static final long MAX_BACKOFF_NANOS = 1_000_000_000L;
+    /**
+     * A write that may block runs inline only when it is alone (nothing else of this queue in
+     * flight, so nothing of this queue waits behind it) and this fast; a slower one has met
+     * writeback throttling or the journal, and the queue's writes then all go to the worker for
+     * {@link #LONE_BACKOFF_NANOS}, doubling while it repeats, up to {@link #MAX_BACKOFF_NANOS}.
+     */
+    static final long LONE_STALL_NANOS = 200_000L;
+    static final long LONE_BACKOFF_NANOS = 100_000_000L;
 
     private final FileBackend backend;
     private final int fd;
@@ -78,6 +92,10 @@ final class UringFileQueue implements BackendQueue {
     private final long[] ringUntil = new long[2];
     private final long[] backoff = new long[2];
     private final long stallNanos;
+    private final long loneStallNanos;
+    /** Ops submitted since the last flushSubmissions: a lone write is the first of its batch. */
+    private int batchOps;
+    private final long loneBackoffNanos;
     private final long firstBackoffNanos;
     private long inlineStalls;
     /** Created with the first op that goes to it. */
@@ -93,6 +111,10 @@ final class UringFileQueue implements BackendQueue {
         this.backend = backend;
         this.depth = depth;
         this.stallNanos = stallNanos;
+        // Long.MAX_VALUE: no stall limit at all (tests that must not depend on timing).
+        this.loneStallNanos = stallNanos == Long.MAX_VALUE ? Long.MAX_VALUE : Math.min(stallNanos, LONE_STALL_NANOS);
+        // Tests pass their own back-off; the default one for lone writes is longer than the ring's.
+        this.loneBackoffNanos = firstBackoffNanos == FIRST_BACKOFF_NANOS ? LONE_BACKOFF_NANOS : firstBackoffNanos;
         this.firstBackoffNanos = firstBackoffNanos;
         java.util.Arrays.fill(mode, learn ? LEARN : RING);
         this.fd = backend.fd();
@@ -136,6 +158,7 @@ final class UringFileQueue implements BackendQueue {
         if (OpCheck.refused(op, backend, closed)) {
             return true;
         }
+        batchOps++;
         if (freeCount == 0 || !asynchronous(op)) {
             op.complete(io.execute(op));
             return true;
@@ -147,8 +170,13 @@ final class UringFileQueue implements BackendQueue {
             }
             // Rings full cannot happen while the owner keeps at most depth ops in flight; if it
             // does, the io_uring path below still keeps the call off this thread.
-            if (mode[direction(op)] == WORKER && worker().offer(op)) {
-                return false;
+            if (mode[direction(op)] == WORKER) {
+                if (batchOps == 1 && inFlight() == 0 && ranAlone(op)) {
+                    return true;
+                }
+                if (worker().offer(op)) {
+                    return false;
+                }
             }
         }
         int slot = free[--freeCount];
@@ -229,6 +257,36 @@ final class UringFileQueue implements BackendQueue {
         return true;
     }
 
+    /**
+     * A read or write whose call may block, first of its batch with nothing else of this queue in
+     * flight: runs here
+     * (no hand-off, no context switch: a guest at depth 1 gets the page cache's speed) unless a
+     * recent one was slow. False if it belongs on the worker.
+     */
+    private boolean ranAlone(IoOp op) {
+        int d = direction(op);
+        long start = System.nanoTime();
+        if (backingOff[d]) {
+            if (start - ringUntil[d] < 0) {
+                return false;
+            }
+            backingOff[d] = false;
+        }
+        op.complete(io.execute(op));
+        long took = System.nanoTime() - start;
+        if (took <= loneStallNanos) {
+            backoff[d] = 0;
+            return true;
+        }
+        inlineStalls++;
+        long wait = backoff[d] = Math.min(MAX_BACKOFF_NANOS, Math.max(loneBackoffNanos, 2 * backoff[d]));
+        backingOff[d] = true;
+        ringUntil[d] = start + took + wait;
+        LOG.log(Level.DEBUG, () -> backend.describe() + ": a lone inline " + (d == 1 ? "write" : "read") + " took "
+                + took / 1000 + " us; the worker thread takes them all for the next " + wait / 1_000_000 + " ms");
+        return true;
+    }
+
     /** Ops that go to the ring; the others are cheap or impossible there and run synchronously. */
     private boolean asynchronous(IoOp op) {
         return switch (op.type()) {
@@ -272,6 +330,7 @@ final class UringFileQueue implements BackendQueue {
 
     @Override
     public void flushSubmissions() {
+        batchOps = 0;
         if (worker != null) {
             worker.wake();
         }

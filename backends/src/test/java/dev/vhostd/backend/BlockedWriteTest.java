@@ -93,27 +93,30 @@ class BlockedWriteTest {
 
                 sh("fsfreeze", "-f", mountPoint.toString());
                 frozen = true;
+                // One poller batch: a read, the write that will block, a read behind it.
                 IoOp blocked = write(arena, 0, 3);
+                MemorySegment buf0 = arena.allocate(4096, 4096);
+                IoOp before = new IoOp(1).setData(IoOp.Type.READ, 4096);
+                before.addSegment(buf0);
                 MemorySegment buf = arena.allocate(4096, 4096);
                 IoOp read = new IoOp(1).setData(IoOp.Type.READ, 4096);
                 read.addSegment(buf);
                 Future<Boolean> readFirst = poller.submit(() -> {
                     List<IoOp> done = new ArrayList<>();
-                    if (queue.submit(blocked)) {
-                        done.add(blocked);
-                    }
-                    queue.flushSubmissions();
-                    if (queue.submit(read)) {
-                        done.add(read);
+                    for (IoOp op : new IoOp[] {before, blocked, read}) {
+                        if (queue.submit(op)) {
+                            done.add(op);
+                        }
                     }
                     queue.flushSubmissions();
                     long deadline = System.nanoTime() + 10_000_000_000L;
-                    while (!done.contains(read) && System.nanoTime() < deadline) {
+                    while (!(done.contains(read) && done.contains(before)) && System.nanoTime() < deadline) {
                         queue.reap(done::add);
                         Thread.sleep(1);
                     }
                     // The write must still be in the kernel: otherwise nothing was blocked.
-                    return done.contains(read) && !done.contains(blocked) && queue.inFlight() == 1;
+                    return done.contains(read) && done.contains(before) && !done.contains(blocked)
+                            && queue.inFlight() == 1;
                 });
                 try {
                     assertTrue(readFirst.get(15, TimeUnit.SECONDS),
@@ -122,6 +125,7 @@ class BlockedWriteTest {
                     fail("the queue's owner was stuck in the blocked write for 15 s: the read behind it waited");
                 }
                 assertEquals(0, read.result());
+                assertEquals(0, before.result());
                 assertContent(buf, 2);
 
                 // Draining (a detach, a stop) waits for the blocked write instead of dropping it.
@@ -140,6 +144,35 @@ class BlockedWriteTest {
                 reread.addSegment(check);
                 assertEquals(0, poller.submit(() -> runOne(queue, reread)).get(10, TimeUnit.SECONDS));
                 assertContent(check, 3);
+
+                // A lone write runs on the owner's thread; one that blocked (here 300 ms, until a
+                // thaw) sends the next ones, lone or not, to the worker: the owner waits once.
+                sh("fsfreeze", "-f", mountPoint.toString());
+                frozen = true;
+                Thread thaw = Thread.ofPlatform().start(() -> {
+                    try {
+                        Thread.sleep(300);
+                        run("fsfreeze", "-u", mountPoint.toString());
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                assertEquals(0, poller.submit(() -> runOne(queue, write(arena, 8192, 4))).get(15, TimeUnit.SECONDS));
+                thaw.join();
+                sh("fsfreeze", "-f", mountPoint.toString());
+                IoOp lone = write(arena, 8192, 5);
+                assertFalse(poller.submit(() -> queue.submit(lone)).get(15, TimeUnit.SECONDS),
+                        "after a stalled lone write, the next one must go to the worker, not run (and block) inline");
+                MemorySegment buf2 = arena.allocate(4096, 4096);
+                IoOp after = new IoOp(1).setData(IoOp.Type.READ, 4096);
+                after.addSegment(buf2);
+                assertEquals(0, poller.submit(() -> runOne(queue, after)).get(15, TimeUnit.SECONDS));
+                sh("fsfreeze", "-u", mountPoint.toString());
+                frozen = false;
+                List<IoOp> rest = new ArrayList<>();
+                poller.submit(() -> queue.drain(rest::add)).get(15, TimeUnit.SECONDS);
+                assertEquals(List.of(lone), rest);
+                assertEquals(0, lone.result());
             } finally {
                 if (frozen) {
                     run("fsfreeze", "-u", mountPoint.toString());
