@@ -63,7 +63,7 @@ final class UringFileQueue implements BackendQueue {
      * writeback throttling or the journal, and the queue's writes then all go to the worker for
      * {@link #LONE_BACKOFF_NANOS}, doubling while it repeats, up to {@link #MAX_BACKOFF_NANOS}.
      */
-    static final long LONE_STALL_NANOS = 200_000L;
+    static final long LONE_STALL_NANOS = 1_000_000L;
     static final long LONE_BACKOFF_NANOS = 100_000_000L;
 
     private final FileBackend backend;
