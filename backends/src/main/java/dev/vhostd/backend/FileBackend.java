@@ -41,11 +41,20 @@ final class FileBackend implements BlockBackend {
     private final AtomicInteger openQueues = new AtomicInteger();
     private final AtomicBoolean inlineReadsLogged = new AtomicBoolean();
     private final AtomicBoolean inlineWritesLogged = new AtomicBoolean();
+    private final AtomicBoolean workerReadsLogged = new AtomicBoolean();
+    private final AtomicBoolean workerWritesLogged = new AtomicBoolean();
+    /**
+     * Whether buffered I/O may wait for writeback (dirty-page throttling, a journal): true except
+     * on memory file systems (tmpfs, ramfs), whose pages are never written back.
+     */
+    private final boolean writebackMayBlock;
+    private final AtomicInteger queueNumbers = new AtomicInteger();
     /** Successful fdatasyncs issued by the queues (inline or through io_uring). */
     private final java.util.concurrent.atomic.LongAdder dataSyncs = new java.util.concurrent.atomic.LongAdder();
 
     private FileBackend(String path, OwnedFd fd, long capacity, int blockSize, boolean readOnly, boolean direct,
-                        boolean blockDevice, boolean discard, Aio engine, Aio requested, int queueDepth) {
+                        boolean blockDevice, boolean discard, Aio engine, Aio requested, int queueDepth,
+                        boolean writebackMayBlock) {
         this.path = path;
         this.fd = fd;
         this.capacity = capacity;
@@ -57,6 +66,7 @@ final class FileBackend implements BlockBackend {
         this.engine = engine;
         this.requested = requested;
         this.queueDepth = queueDepth;
+        this.writebackMayBlock = writebackMayBlock;
     }
 
     static FileBackend open(String path, BackendOptions o) {
@@ -171,7 +181,17 @@ final class FileBackend implements BlockBackend {
         boolean discard = !o.readOnly() && (st.isBlockDevice() || probePunchHole(fd.fd(), size, bs));
         Aio engine = chooseEngine(path, o.aio());
         return new FileBackend(path, fd, capacity, bs, o.readOnly(), o.direct(), st.isBlockDevice(), discard,
-                engine, o.aio(), o.queueDepth());
+                engine, o.aio(), o.queueDepth(), st.isBlockDevice() || !memoryFileSystem(path));
+    }
+
+    /** tmpfs or ramfs: no writeback, so buffered calls never wait for a device. Unknown counts as not. */
+    private static boolean memoryFileSystem(String path) {
+        try {
+            String type = java.nio.file.Files.getFileStore(java.nio.file.Path.of(path)).type();
+            return type.equals("tmpfs") || type.equals("ramfs");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     private static int blockSize(String path, int fd, BackendOptions o, Libc.FileStat st, long size) {
@@ -385,6 +405,16 @@ final class FileBackend implements BlockBackend {
         }
     }
 
+    boolean writebackMayBlock() {
+        return writebackMayBlock;
+    }
+
+    /** For thread names: the file's name and a queue number. */
+    String shortName() {
+        java.nio.file.Path name = java.nio.file.Path.of(path).getFileName();
+        return (name == null ? path : name.toString()) + "-" + queueNumbers.getAndIncrement();
+    }
+
     void dataSynced() {
         dataSyncs.increment();
     }
@@ -403,6 +433,17 @@ final class FileBackend implements BlockBackend {
                     + " threads instead (faster for page-cache I/O; one that blocks over "
                     + UringFileQueue.DEFAULT_STALL_NANOS / 1_000_000 + " ms sends " + what
                     + " through io_uring for a while). --aio io_uring always uses the ring");
+        }
+    }
+
+    /** Called by a queue that sends its reads or writes to its worker thread; logged once per direction. */
+    void runsOnWorker(boolean write) {
+        if ((write ? workerWritesLogged : workerReadsLogged).compareAndSet(false, true)) {
+            String what = write ? "writes" : "reads";
+            LOG.log(Level.INFO, path + ": the file system cannot start buffered " + what + " without blocking and"
+                    + " they may wait for writeback, so each queue runs its " + what + " on a worker thread of"
+                    + " its own (batched hand-offs; the poller keeps serving other requests while one waits)."
+                    + " --aio io_uring uses io_uring's kernel workers instead");
         }
     }
 

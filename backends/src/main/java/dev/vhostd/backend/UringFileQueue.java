@@ -38,6 +38,8 @@ final class UringFileQueue implements BackendQueue {
     private static final byte LEARN = 0;
     private static final byte RING = 1;
     private static final byte INLINE = 2;
+    /** On this queue's {@link OffloadWorker} thread: the call may block (page-cache writeback). */
+    private static final byte WORKER = 3;
     /** RWF_NOWAIT attempts answered EAGAIN (cache misses) before giving up on learning. */
     private static final int LEARN_ATTEMPTS = 16;
     /** An inline read or write that takes longer than this has blocked on the storage. */
@@ -78,6 +80,9 @@ final class UringFileQueue implements BackendQueue {
     private final long stallNanos;
     private final long firstBackoffNanos;
     private long inlineStalls;
+    /** Created with the first op that goes to it. */
+    private OffloadWorker worker;
+    private final int depth;
 
     /**
      * {@code learn}: whether reads and writes may run inline (aio=auto on a buffered regular file);
@@ -86,6 +91,7 @@ final class UringFileQueue implements BackendQueue {
      */
     UringFileQueue(FileBackend backend, int depth, boolean learn, long stallNanos, long firstBackoffNanos) {
         this.backend = backend;
+        this.depth = depth;
         this.stallNanos = stallNanos;
         this.firstBackoffNanos = firstBackoffNanos;
         java.util.Arrays.fill(mode, learn ? LEARN : RING);
@@ -135,8 +141,14 @@ final class UringFileQueue implements BackendQueue {
             return true;
         }
         if (op.type() == IoOp.Type.READ || op.type() == IoOp.Type.WRITE) {
-            if (mode[direction(op)] != RING && ranInline(op)) {
+            byte m = mode[direction(op)];
+            if (m != RING && m != WORKER && ranInline(op)) {
                 return true;
+            }
+            // Rings full cannot happen while the owner keeps at most depth ops in flight; if it
+            // does, the io_uring path below still keeps the call off this thread.
+            if (mode[direction(op)] == WORKER && worker().offer(op)) {
+                return false;
             }
         }
         int slot = free[--freeCount];
@@ -182,6 +194,13 @@ final class UringFileQueue implements BackendQueue {
                 }
                 op.complete(r);
                 return true;
+            }
+            if (backend.writebackMayBlock()) {
+                // The call can wait for writeback throttling or the journal for milliseconds (or
+                // for good, on a frozen file system): never on the poller. Nothing was transferred.
+                mode[d] = WORKER;
+                backend.runsOnWorker(write);
+                return false;
             }
             mode[d] = INLINE;
             backend.runsInline(write);
@@ -244,8 +263,18 @@ final class UringFileQueue implements BackendQueue {
         return v;
     }
 
+    private OffloadWorker worker() {
+        if (worker == null) {
+            worker = new OffloadWorker(backend, depth, eventFd, "vhostd-io-" + backend.shortName());
+        }
+        return worker;
+    }
+
     @Override
     public void flushSubmissions() {
+        if (worker != null) {
+            worker.wake();
+        }
         if (ring.unsubmitted() == 0) {
             return;
         }
@@ -274,6 +303,9 @@ final class UringFileQueue implements BackendQueue {
             int slot = local[--localCount];
             sink.completed(release(slot));
             n++;
+        }
+        if (worker != null && worker.inFlight() > 0) {
+            n += worker.reap(sink);
         }
         this.sink = sink;
         try {
@@ -328,7 +360,7 @@ final class UringFileQueue implements BackendQueue {
 
     @Override
     public int inFlight() {
-        return inFlight;
+        return worker == null ? inFlight : inFlight + worker.inFlight();
     }
 
     @Override
@@ -341,6 +373,7 @@ final class UringFileQueue implements BackendQueue {
         return switch (mode[write ? 1 : 0]) {
             case LEARN -> "learn";
             case RING -> "ring";
+            case WORKER -> "worker";
             default -> "inline";
         };
     }
@@ -372,6 +405,9 @@ final class UringFileQueue implements BackendQueue {
                 }
             }
         }
+        if (worker != null) {
+            worker.drain(sink);
+        }
         eventFdAccess.drain(eventFd);
     }
 
@@ -380,13 +416,16 @@ final class UringFileQueue implements BackendQueue {
         if (closed) {
             return;
         }
-        if (inFlight > 0) {
+        if (inFlight() > 0) {
             // The kernel may still write into guest memory: wait rather than unmap under it.
-            LOG.log(Level.WARNING, "closing a queue of " + backend.describe() + " with " + inFlight
+            LOG.log(Level.WARNING, "closing a queue of " + backend.describe() + " with " + inFlight()
                     + " operations in flight; waiting for them");
             drain(op -> { });
         }
         closed = true;
+        if (worker != null) {
+            worker.close();
+        }
         ring.close();
         Libc.close(eventFd);
         io.close();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -22,9 +23,14 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.vhostd.backend.CephCluster;
+import dev.vhostd.daemon.guest.GuestResult;
+import dev.vhostd.daemon.guest.GuestVm;
+import dev.vhostd.daemon.guest.RunningGuest;
 
 /**
- * A Ceph cluster that stops answering blocks only the calls that need it, never the whole daemon.
+ * A Ceph cluster that goes away: a running guest gets I/O errors within io_timeout and its disk works
+ * again when the cluster returns, with the cluster's latency histogram exposed throughout; and a
+ * cluster that stops answering blocks only the calls that need it, never the whole daemon.
  * librbd's control calls (open, resize, close) wait for the OSDs, forever with io_timeout=0; the
  * control API serves each client on a virtual thread, and a virtual thread inside a native call
  * holds its carrier. With as many such calls as carriers, every virtual thread of the daemon (the
@@ -40,6 +46,7 @@ class RbdClusterOutageTest {
 
     @BeforeAll
     static void start() throws Exception {
+        GuestVm.prepare();
         ceph = CephCluster.start();
     }
 
@@ -47,6 +54,77 @@ class RbdClusterOutageTest {
     static void stop() throws Exception {
         if (ceph != null) {
             ceph.close();
+        }
+    }
+
+    @Test
+    void aGuestGetsIoErrorsWithinTheIoTimeoutAndItsDiskWorksAgainWhenTheClusterReturns() throws Exception {
+        int ioTimeout = 5;
+        String image = ceph.newImageName("away");
+        ceph.rbd("create", "--size", "32M", "rbd/" + image);
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path sock = dir.resolve("away.sock");
+        // Writes (O_DIRECT: no page cache) every half second until one fails, timed with /proc/uptime
+        // (busybox date has no sub-second format); then writes until the disk answers again. Writes, not
+        // reads: with the object map librbd answers reads of never-written blocks without the OSDs.
+        String script = """
+                dd if=/dev/zero of=/dev/vda bs=4096 count=1 oflag=direct 2>/dev/null
+                echo "RESULT first_rc=$?"
+                echo "PHASE stop-the-cluster"
+                i=0; rc=0; t0=0; t1=0
+                while [ $i -lt 120 ]; do
+                  t0=$(cut -d' ' -f1 /proc/uptime)
+                  dd if=/dev/zero of=/dev/vda bs=4096 count=1 seek=$((i+1)) oflag=direct 2>/dev/null; rc=$?
+                  t1=$(cut -d' ' -f1 /proc/uptime)
+                  [ $rc -ne 0 ] && break
+                  i=$((i+1)); sleep 0.5
+                done
+                echo "RESULT failed_rc=$rc t0=$t0 t1=$t1"
+                dmesg | grep -i 'error' | tail -n 2
+                echo "PHASE start-the-cluster"
+                j=0
+                until dd if=/dev/zero of=/dev/vda bs=4096 count=1 seek=1000 oflag=direct 2>/dev/null; do
+                  j=$((j+1)); [ $j -ge 180 ] && break; sleep 1
+                done
+                echo "RESULT recovered_rc=$? waited_s=$j"
+                """;
+        try (VhostdProcess vhostd = VhostdProcess.serve(sock, dir.resolve("vhostd.log"), "--backend",
+                "rbd:rbd/" + image + ",conf=" + ceph.conf() + ",io_timeout=" + ioTimeout, "--metrics", "127.0.0.1:" + port);
+             RunningGuest guest = GuestVm.start(sock, script, GuestVm.Options.defaults().withTimeout(Duration.ofSeconds(500)))) {
+            String disk = "disk=\"away\"";
+            boolean osdUp = true;
+            try {
+                guest.awaitConsoleLine("PHASE stop-the-cluster", Duration.ofSeconds(300));
+                ceph.stopOsd();
+                osdUp = false;
+                guest.awaitConsoleLine("PHASE start-the-cluster", Duration.ofSeconds(180));
+                assertTrue(vhostd.isAlive(), vhostd.log());
+                assertTrue(VhostdProcess.scrape(port, "vhostd_requests_total", disk, "status=\"ioerr\"") >= 1,
+                        "the failed write is counted as an I/O error\n" + vhostd.log());
+                ceph.startOsd();
+                osdUp = true;
+            } finally {
+                if (!osdUp) {
+                    ceph.startOsd();
+                }
+            }
+            GuestResult r = guest.await();
+            String why = r.describe() + "\n--- vhostd log ---\n" + vhostd.log();
+            r.requireSuccess();
+            assertEquals(0, r.resultLong("first_rc"), why);
+            assertTrue(r.resultLong("failed_rc") != 0, "no write failed while the OSD was down\n" + why);
+            double seconds = r.resultDouble("t1") - r.resultDouble("t0");
+            assertTrue(seconds < ioTimeout + 15, "the failing write took " + seconds + " s with io_timeout=" + ioTimeout
+                    + " (the default would be 30 s)\n" + why);
+            assertEquals(0, r.resultLong("recovered_rc"), "the disk did not answer again after the OSD returned\n" + why);
+            // The cluster's latency histogram (vhostd_backend_latency_seconds) for this disk, its +Inf bucket agreeing.
+            double count = VhostdProcess.scrape(port, "vhostd_backend_latency_seconds_count", disk);
+            assertTrue(count >= 3, "backend latency samples: " + count);
+            assertEquals(count, VhostdProcess.scrape(port, "vhostd_backend_latency_seconds_bucket", disk, "le=\"+Inf\""));
+            assertTrue(VhostdProcess.scrape(port, "vhostd_backend_latency_seconds_sum", disk) > 0);
         }
     }
 
@@ -122,7 +200,7 @@ class RbdClusterOutageTest {
                     ceph.startOsd();
                 }
             }
-            assertEquals(0, vhostd.terminate(java.time.Duration.ofSeconds(60)), vhostd.log());
+            assertEquals(0, vhostd.terminate(Duration.ofSeconds(60)), vhostd.log());
         }
     }
 }
