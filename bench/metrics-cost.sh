@@ -161,7 +161,9 @@ for round in $(seq 1 "$rounds"); do
     t1=$(cpu_ticks "$pid")
     task_ms=0 instr=0 cycles=0
     if [ -n "$perf_pid" ]; then
-      kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""
+      kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; perf_pid=""
+      grep -q task-clock "$counts" 2>/dev/null \
+        || die "perf stat counted nothing for vhostd ($m, pid $pid); see $out/perf.log (perf_event_paranoid?)"
       task_ms=$(awk -F, '$3 ~ /^task-clock/ {print $1 + 0}' "$counts")
       instr=$(awk -F, '$3 ~ /^instructions/ {print $1 + 0}' "$counts")
       cycles=$(awk -F, '$3 ~ /^cycles/ {print $1 + 0}' "$counts")
