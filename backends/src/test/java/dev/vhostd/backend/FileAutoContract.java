@@ -46,7 +46,7 @@ abstract class FileAutoContract extends BlockBackendContract {
     }
 
     /** Where a direction whose RWF_NOWAIT attempt the kernel refuses runs: a worker, or inline on tmpfs. */
-    private String blockingPath() {
+    String blockingPath() {
         return ((FileBackend) backend).writebackMayBlock() ? "worker" : "inline";
     }
 
@@ -87,39 +87,6 @@ abstract class FileAutoContract extends BlockBackendContract {
         assertEquals(readsBlock ? blockingPath() : "ring", q.path(false));
         if (readsInline && writesInline) {
             assertEquals(enters, q.ring().enterCalls(), "inline reads and writes must not enter the ring");
-        }
-    }
-
-    @Test
-    void aStalledInlineWriteSendsWritesThroughTheRingUntilTheBackOffEnds() throws InterruptedException {
-        assumeTrue(NowaitProbe.unsupported(imageDir(), true), "this file system has non-blocking buffered writes");
-        assumeTrue(blockingPath().equals("inline"), "writes that may block run on a worker thread here, never inline");
-        FileBackend file = (FileBackend) backend;
-        // A stall limit of 0 makes every inline write count as stalled.
-        try (BackendQueue q0 = file.openQueue(0, 3_600_000_000_000L)) {
-            UringFileQueue q = (UringFileQueue) q0;
-            assertTrue(q.submit(data(IoOp.Type.WRITE, 0, patterned(4096, 1))), "learning write runs inline");
-            assertEquals("inline", q.path(true));
-            assertEquals(1, q.inlineStalls());
-            IoOp second = data(IoOp.Type.WRITE, 4096, patterned(4096, 2));
-            assertFalse(q.submit(second), "during the back-off writes go to the ring");
-            List<IoOp> done = new ArrayList<>();
-            q.flushSubmissions();
-            q.drain(done::add);
-            assertEquals(List.of(second), done);
-            assertEquals(0, second.result());
-            assertEquals(1, q.inlineStalls());
-        }
-        try (BackendQueue q0 = file.openQueue(0, 1_000_000L)) {
-            UringFileQueue q = (UringFileQueue) q0;
-            assertTrue(q.submit(data(IoOp.Type.WRITE, 8192, patterned(4096, 3))));
-            Thread.sleep(5);
-            assertTrue(q.submit(data(IoOp.Type.WRITE, 12288, patterned(4096, 4))), "inline again after the back-off");
-            assertEquals(2, q.inlineStalls());
-        }
-        for (int i = 0; i < 4; i++) {
-            int seed = i + 1;
-            assertContent(read(i * 4096L, 4096), i * 4096L, off -> pattern(seed, off % 4096));
         }
     }
 
