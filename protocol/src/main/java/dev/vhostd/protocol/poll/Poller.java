@@ -56,6 +56,11 @@ public final class Poller implements AutoCloseable, Liveness {
     private static final int EVENT_BATCH = 128;
     /** The window's first step up from zero; halving below twice this drops it to zero. */
     private static final long MIN_WINDOW_NANOS = 4_000;
+    /**
+     * A ring idle this long parks even while other rings of its poller find work (when none does,
+     * rings park after the poll window instead).
+     */
+    private static final long RING_IDLE_NANOS = 1_000_000;
     /** While rings find work, how often parked rings' kicks are looked for (one epoll_wait each time). */
     private static final long BUSY_EVENT_CHECK_NANOS = 50_000;
     /** While active rings spin idle within the window, how often parked rings' kicks are looked for. */
@@ -325,11 +330,18 @@ public final class Poller implements AutoCloseable, Liveness {
                 continue;
             }
             b.stats.pollIteration(w > 0);
+            anyPolling |= b.kickFd < 0;
             if (w > 0) {
                 b.lastWork = now;
                 work += w;
+            } else if (now - b.lastWork >= RING_IDLE_NANOS && parkable(b)) {
+                // Idle this long while its neighbours keep the poller busy: park it too, or a ring
+                // kicked once would be polled for as long as any other ring of this poller works.
+                current = b;
+                if (park(b, now)) {
+                    i--; // the last active binding moved into slot i
+                }
             }
-            anyPolling |= b.kickFd < 0;
         }
         if (work > 0) {
             foundWork(now);
@@ -348,11 +360,8 @@ public final class Poller implements AutoCloseable, Liveness {
         // them, so a busy ring never shares its passes with idle neighbours.
         for (int i = 0; i < activeCount; i++) {
             QueueBinding b = act[i];
-            if (b.kickFd < 0 || now - b.lastWork < window) {
+            if (now - b.lastWork < window || !parkable(b)) {
                 continue;
-            }
-            if (b.handler.inFlight() > 0 && b.handler.completionFd() < 0) {
-                continue; // nothing would wake it for those completions
             }
             current = b;
             if (park(b, now)) {
@@ -412,6 +421,11 @@ public final class Poller implements AutoCloseable, Liveness {
             return window < 2 * MIN_WINDOW_NANOS ? 0 : window / 2;
         }
         return window == 0 ? Math.min(ceiling, MIN_WINDOW_NANOS) : Math.min(ceiling, window * 2);
+    }
+
+    /** A ring can wait in epoll: it has a kick fd, and a completion fd for any requests in flight. */
+    private static boolean parkable(QueueBinding b) {
+        return b.kickFd >= 0 && (b.handler.inFlight() == 0 || b.handler.completionFd() >= 0);
     }
 
     /**

@@ -91,6 +91,11 @@ class PollerParkingTest {
                 Thread.sleep(1);
             }
             assertTrue(handlers.get(5).calls.get() > woken, "a kick on a parked ring was not noticed");
+            // ... and, idle again, it parks again although ring 0 keeps the poller busy.
+            Thread.sleep(100);
+            long after = handlers.get(5).calls.get();
+            Thread.sleep(300);
+            assertEquals(after, handlers.get(5).calls.get(), "ring 5, kicked once, stayed active while ring 0 was busy");
 
             // All idle: the poller blocks and nothing is polled.
             busy.busy.set(false);
