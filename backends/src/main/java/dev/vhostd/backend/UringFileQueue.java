@@ -251,9 +251,11 @@ final class UringFileQueue implements BackendQueue {
                 Math.max(firstBackoffNanos, 2 * backoff[d]));
         backingOff[d] = true;
         ringUntil[d] = start + took + wait;
-        LOG.log(Level.DEBUG, () -> backend.describe() + ": an inline " + (write ? "write" : "read") + " took "
-                + took / 1000 + " us; " + (write ? "writes" : "reads") + " go through io_uring for the next "
-                + wait / 1_000_000 + " ms");
+        if (LOG.isLoggable(Level.DEBUG)) { // a capturing supplier would allocate on every stall
+            LOG.log(Level.DEBUG, backend.describe() + ": an inline " + (write ? "write" : "read") + " took "
+                    + took / 1000 + " us; " + (write ? "writes" : "reads") + " go through io_uring for the next "
+                    + wait / 1_000_000 + " ms");
+        }
         return true;
     }
 
@@ -282,8 +284,10 @@ final class UringFileQueue implements BackendQueue {
         long wait = backoff[d] = Math.min(MAX_BACKOFF_NANOS, Math.max(loneBackoffNanos, 2 * backoff[d]));
         backingOff[d] = true;
         ringUntil[d] = start + took + wait;
-        LOG.log(Level.DEBUG, () -> backend.describe() + ": a lone inline " + (d == 1 ? "write" : "read") + " took "
-                + took / 1000 + " us; the worker thread takes them all for the next " + wait / 1_000_000 + " ms");
+        if (LOG.isLoggable(Level.DEBUG)) { // a capturing supplier would allocate on every stall
+            LOG.log(Level.DEBUG, backend.describe() + ": a lone inline " + (d == 1 ? "write" : "read") + " took "
+                    + took / 1000 + " us; the worker thread takes them all for the next " + wait / 1_000_000 + " ms");
+        }
         return true;
     }
 
