@@ -56,6 +56,8 @@ CASES=(
 )
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -173,22 +175,7 @@ start_backend() {
   fi
   started_pid=$!
   pids+=("$started_pid")
-  local i
-  for i in $(seq 1 300); do
-    [ -S "$sock" ] && return 0
-    kill -0 "$started_pid" 2>/dev/null || { cat "$log" >&2; die "$kind ($storage) exited before listening"; }
-    sleep 0.1
-  done
-  die "$kind ($storage) did not create $sock within 30 s; see $log"
-}
-
-stop_backend() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  # Forget it, so cleanup never signals a pid that may since belong to someone else.
-  local keep=() p
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
+  await_socket "$started_pid" "$sock" "$log" "$kind ($storage)"
 }
 
 # field NAME < RESULT line

@@ -50,6 +50,8 @@ CASES=(
 )
 
 die() { echo "guest-compare.sh: $*" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -155,31 +157,7 @@ start_backend() {
   fi
   started_pid=$!
   pids+=("$started_pid")
-  local i
-  for i in $(seq 1 300); do
-    [ -S "$sock" ] && return 0
-    kill -0 "$started_pid" 2>/dev/null || { cat "$log" >&2; die "$label ($storage) exited before listening"; }
-    sleep 0.1
-  done
-  die "$label ($storage) did not create $sock within 30 s; see $log"
-}
-
-stop_backend() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  local keep=() p
-  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-
-# CPU time of a process so far, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the
-# command name, which may itself contain spaces or parentheses).
-cpu_ticks() {
-  local s f
-  s=$(<"/proc/$1/stat") || return 1
-  s=${s##*) }
-  read -r -a f <<< "$s"
-  echo $(( f[11] + f[12] ))
+  await_socket "$started_pid" "$sock" "$log" "$label ($storage)"
 }
 
 # The guest's script: warm-up, then each case between console markers the host acts on.

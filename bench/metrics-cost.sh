@@ -28,6 +28,8 @@ root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 seconds=10 rounds=3 warmup=10 rw=randread bs=4k depth=32 queues=1 modes=on,off pin=1 out=""
 
 die() { echo "metrics-cost.sh: $*" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -89,14 +91,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "metrics-cost.sh: interrupted" >&2; exit 130' INT TERM HUP
-
-cpu_ticks() {
-  local s f
-  s=$(<"/proc/$1/stat") || return 1
-  s=${s##*) }
-  read -r -a f <<< "$s"
-  echo $(( f[11] + f[12] ))
-}
 
 # start_daemon MODE -> sets $started_pid; the socket is $work/MODE.sock
 start_daemon() {

@@ -233,30 +233,7 @@ final class UringFileQueue implements BackendQueue {
             mode[d] = INLINE;
             backend.runsInline(write);
         }
-        long start = System.nanoTime();
-        if (backingOff[d]) {
-            if (start - ringUntil[d] < 0) {
-                return false;
-            }
-            backingOff[d] = false;
-        }
-        op.complete(io.execute(op));
-        long took = System.nanoTime() - start;
-        if (took <= stallNanos) {
-            backoff[d] = 0;
-            return true;
-        }
-        inlineStalls++;
-        long wait = backoff[d] = Math.min(Math.max(MAX_BACKOFF_NANOS, firstBackoffNanos),
-                Math.max(firstBackoffNanos, 2 * backoff[d]));
-        backingOff[d] = true;
-        ringUntil[d] = start + took + wait;
-        if (LOG.isLoggable(Level.DEBUG)) { // a capturing supplier would allocate on every stall
-            LOG.log(Level.DEBUG, backend.describe() + ": an inline " + (write ? "write" : "read") + " took "
-                    + took / 1000 + " us; " + (write ? "writes" : "reads") + " go through io_uring for the next "
-                    + wait / 1_000_000 + " ms");
-        }
-        return true;
+        return ranTimed(op, d, false);
     }
 
     /**
@@ -266,7 +243,15 @@ final class UringFileQueue implements BackendQueue {
      * recent one was slow. False if it belongs on the worker.
      */
     private boolean ranAlone(IoOp op) {
-        int d = direction(op);
+        return ranTimed(op, direction(op), true);
+    }
+
+    /**
+     * Runs {@code op} here unless its direction is backing off after a stall (false: it belongs on
+     * the ring, or on the worker for a {@code lone} one). A call slower than the stall limit starts
+     * or doubles the back-off: the ring's for inline ops, the worker's for lone ones.
+     */
+    private boolean ranTimed(IoOp op, int d, boolean lone) {
         long start = System.nanoTime();
         if (backingOff[d]) {
             if (start - ringUntil[d] < 0) {
@@ -276,17 +261,21 @@ final class UringFileQueue implements BackendQueue {
         }
         op.complete(io.execute(op));
         long took = System.nanoTime() - start;
-        if (took <= loneStallNanos) {
+        if (took <= (lone ? loneStallNanos : stallNanos)) {
             backoff[d] = 0;
             return true;
         }
         inlineStalls++;
-        long wait = backoff[d] = Math.min(MAX_BACKOFF_NANOS, Math.max(loneBackoffNanos, 2 * backoff[d]));
+        long wait = backoff[d] = lone
+                ? Math.min(MAX_BACKOFF_NANOS, Math.max(loneBackoffNanos, 2 * backoff[d]))
+                : Math.min(Math.max(MAX_BACKOFF_NANOS, firstBackoffNanos), Math.max(firstBackoffNanos, 2 * backoff[d]));
         backingOff[d] = true;
         ringUntil[d] = start + took + wait;
         if (LOG.isLoggable(Level.DEBUG)) { // a capturing supplier would allocate on every stall
-            LOG.log(Level.DEBUG, backend.describe() + ": a lone inline " + (d == 1 ? "write" : "read") + " took "
-                    + took / 1000 + " us; the worker thread takes them all for the next " + wait / 1_000_000 + " ms");
+            String kind = d == 1 ? "write" : "read";
+            LOG.log(Level.DEBUG, backend.describe() + (lone ? ": a lone inline " : ": an inline ") + kind + " took "
+                    + took / 1000 + " us; " + (lone ? "the worker thread takes them all" : kind + "s go through io_uring")
+                    + " for the next " + wait / 1_000_000 + " ms");
         }
         return true;
     }
