@@ -104,9 +104,17 @@ public final class ScriptTools {
         return out;
     }
 
+    /**
+     * A file a script sources by a repository path ({@code . "$root/bench/lib.sh"}): its functions
+     * count as the script's, and the script's as its (a library calls its sourcer's {@code die}).
+     */
+    private static final Pattern SOURCES = Pattern.compile("(?m)^\\s*(?:\\.|source)\\s+\"?\\$root/([\\w./-]+)\"?\\s*$");
+
     /** Every program each script calls, in script order (first use of each per script). */
     public List<Use> uses() throws IOException, InterruptedException {
-        List<Use> out = new ArrayList<>();
+        Map<Path, Collector> parsed = new LinkedHashMap<>();
+        Map<Path, Set<String>> exempts = new HashMap<>();
+        Map<Path, Set<Path>> related = new HashMap<>();
         for (Path script : scripts()) {
             String text = Files.readString(script, StandardCharsets.ISO_8859_1);
             Set<String> exempt = new HashSet<>();
@@ -114,6 +122,13 @@ public final class ScriptTools {
                 if (line.startsWith(OPTIONAL)) {
                     exempt.addAll(List.of(line.substring(OPTIONAL.length()).replaceAll("\\(.*", "").strip().split("\\s+")));
                 }
+            }
+            exempts.put(script, exempt);
+            Matcher sourced = SOURCES.matcher(text);
+            while (sourced.find()) {
+                Path lib = root.resolve(sourced.group(1)).normalize();
+                related.computeIfAbsent(script, k -> new HashSet<>()).add(lib);
+                related.computeIfAbsent(lib, k -> new HashSet<>()).add(script);
             }
             String json;
             try {
@@ -130,12 +145,25 @@ public final class ScriptTools {
             Collector c = new Collector();
             c.collectDeclarations(ast);
             c.walk(ast);
+            parsed.put(script, c);
+        }
+        List<Use> out = new ArrayList<>();
+        for (Map.Entry<Path, Collector> p : parsed.entrySet()) {
+            Path script = p.getKey();
+            Collector c = p.getValue();
+            Set<String> functions = new HashSet<>(c.functions);
+            for (Path other : related.getOrDefault(script, Set.of())) {
+                Collector o = parsed.get(other);
+                if (o != null) {
+                    functions.addAll(o.functions);
+                }
+            }
             for (Map.Entry<String, Integer> e : c.calls.entrySet()) {
                 String base = Path.of(e.getKey()).getFileName().toString();
                 // The project's own programs (the launchers in packaging/ and the repository root).
                 boolean ours = e.getKey().startsWith("/") && (Files.isRegularFile(root.resolve("packaging").resolve(base))
                         || Files.isRegularFile(root.resolve(base)));
-                if (!c.functions.contains(e.getKey()) && !exempt.contains(e.getKey()) && !ours) {
+                if (!functions.contains(e.getKey()) && !exempts.get(script).contains(e.getKey()) && !ours) {
                     out.add(new Use(e.getKey(), root.relativize(script), e.getValue()));
                 }
             }
