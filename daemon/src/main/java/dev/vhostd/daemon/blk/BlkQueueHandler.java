@@ -43,6 +43,8 @@ final class BlkQueueHandler implements QueueHandler {
     private final byte[] serial;
     private final boolean readOnly;
     private final QueueMetrics metrics;
+    /** This queue's request counts of the current batch, published at the end of each doWork. */
+    private final QueueMetrics.Batch counts;
     /** The device's capacity, read once per batch (see {@link VirtioBlkDevice#capacity()}). */
     private long capacity;
     private final int blockMask;
@@ -114,6 +116,7 @@ final class BlkQueueHandler implements QueueHandler {
         this.serial = serial;
         this.readOnly = readOnly;
         this.metrics = metrics;
+        this.counts = metrics.batch();
         this.capacity = device.capacity();
         this.blockMask = device.backend().blockSize() - 1;
         this.chain = new DescriptorChain(queue.size());
@@ -138,6 +141,12 @@ final class BlkQueueHandler implements QueueHandler {
 
     @Override
     public int doWork() {
+        int work = work();
+        counts.publish();
+        return work;
+    }
+
+    private int work() {
         completedInBatch = 0;
         // One clock read per batch, not two per request: latency is measured at batch granularity,
         // which is finer than the histogram's lowest bucket (5 us) for a batch's own completions.
@@ -277,7 +286,7 @@ final class BlkQueueHandler implements QueueHandler {
             return;
         }
         // From here on every path ends in finish(): the status byte is written and counted.
-        metrics.requestStarted();
+        counts.requestStarted();
         int type = scratch.get(LE_INT, 0);
         long sector = scratch.get(LE_LONG, 8);
         try {
@@ -542,7 +551,7 @@ final class BlkQueueHandler implements QueueHandler {
             log.mark(memory, slot.status);
         }
         long bytes = kind == RequestType.READ || kind == RequestType.WRITE ? slot.dataBytes : 0;
-        metrics.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
+        counts.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
                 now - slot.startNanos);
         release(slot, dataWritten + 1);
     }
@@ -588,6 +597,7 @@ final class BlkQueueHandler implements QueueHandler {
                 backend.drain(sink);
             }
         }
+        counts.publish();
     }
 
     @Override
@@ -596,6 +606,7 @@ final class BlkQueueHandler implements QueueHandler {
             now = System.nanoTime();
             countHeld();
         }
+        counts.publish();
         long t = System.nanoTime();
         invalidChains.close(t);
         invalidRequests.close(t);
