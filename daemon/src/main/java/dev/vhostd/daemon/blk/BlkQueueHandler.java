@@ -43,8 +43,6 @@ final class BlkQueueHandler implements QueueHandler {
     private final byte[] serial;
     private final boolean readOnly;
     private final QueueMetrics metrics;
-    /** This queue's request counts of the current batch, published at the end of each doWork. */
-    private final QueueMetrics.Batch counts;
     /** The device's capacity, read once per batch (see {@link VirtioBlkDevice#capacity()}). */
     private long capacity;
     private final int blockMask;
@@ -116,7 +114,6 @@ final class BlkQueueHandler implements QueueHandler {
         this.serial = serial;
         this.readOnly = readOnly;
         this.metrics = metrics;
-        this.counts = metrics.batch();
         this.capacity = device.capacity();
         this.blockMask = device.backend().blockSize() - 1;
         this.chain = new DescriptorChain(queue.size());
@@ -142,7 +139,9 @@ final class BlkQueueHandler implements QueueHandler {
     @Override
     public int doWork() {
         int work = work();
-        counts.publish();
+        // Before the poller publishes the used ring: a driver that saw a completion and then
+        // scrapes finds nothing of it still in flight.
+        metrics.setInFlight(inFlight());
         return work;
     }
 
@@ -286,7 +285,6 @@ final class BlkQueueHandler implements QueueHandler {
             return;
         }
         // From here on every path ends in finish(): the status byte is written and counted.
-        counts.requestStarted();
         int type = scratch.get(LE_INT, 0);
         long sector = scratch.get(LE_LONG, 8);
         try {
@@ -551,7 +549,7 @@ final class BlkQueueHandler implements QueueHandler {
             log.mark(memory, slot.status);
         }
         long bytes = kind == RequestType.READ || kind == RequestType.WRITE ? slot.dataBytes : 0;
-        counts.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
+        metrics.requestCompleted(kind, RequestStatus.fromVirtio(status), status == VirtioBlk.S_OK ? bytes : 0,
                 now - slot.startNanos);
         release(slot, dataWritten + 1);
     }
@@ -597,7 +595,7 @@ final class BlkQueueHandler implements QueueHandler {
                 backend.drain(sink);
             }
         }
-        counts.publish();
+        metrics.setInFlight(inFlight());
     }
 
     @Override
@@ -606,7 +604,6 @@ final class BlkQueueHandler implements QueueHandler {
             now = System.nanoTime();
             countHeld();
         }
-        counts.publish();
         long t = System.nanoTime();
         invalidChains.close(t);
         invalidRequests.close(t);

@@ -18,13 +18,9 @@ import java.lang.invoke.VarHandle;
  * queue is handed to a new poller thread (after a reconnect), the old one must have stopped first
  * (Thread.join or any other happens-before edge).
  *
- * <p>Per request, the request path records into a {@link Batch} instead: plain stores, published
- * with one opaque store per counter at the end of the poller's batch.
- *
- * <p>Not final only for {@link NotRecording} (and {@link Batch} for its batch), which
- * {@code vhostd serve --metrics-recording off} uses to measure what recording costs. A daemon that
- * records never loads those classes, so the JIT sees no override and binds and inlines these calls
- * exactly as for a final class.
+ * <p>Not final only for {@link NotRecording}, which {@code vhostd serve --metrics-recording off}
+ * uses to measure what recording costs. A daemon that records never loads that class, so the JIT
+ * sees no override and binds and inlines these calls exactly as for a final class.
  */
 public class QueueMetrics {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
@@ -81,14 +77,19 @@ public class QueueMetrics {
 
     // ---- recording: owner thread only ----
 
-    /** A request was popped from the avail ring and is now being processed. */
-    public void requestStarted() {
-        add(IN_FLIGHT, 1);
+    /**
+     * Requests started and not yet completed, as the owner counts them (its busy slots): set once
+     * per batch rather than counted up and down per request, which cost two of the six stores each
+     * request made. A store only when the figure changed.
+     */
+    public void setInFlight(int requests) {
+        if (slots[IN_FLIGHT] != requests) {
+            SLOT.setOpaque(slots, IN_FLIGHT, (long) requests);
+        }
     }
 
     /**
-     * A request was completed (its status written and its head pushed to the used ring). Call once
-     * for every {@link #requestStarted()}.
+     * A request was completed (its status written and its head pushed to the used ring).
      *
      * @param bytes        data bytes transferred; counted for successful reads and writes only
      * @param latencyNanos time from pop to completion; negative values (a clock that went backwards)
@@ -99,7 +100,6 @@ public class QueueMetrics {
         int cell = t * STATUSES + status.ordinal();
         add(REQUESTS + cell, 1);
         add(BYTES_SLOT[cell], bytes);
-        add(IN_FLIGHT, -1);
         long latency = Math.max(0L, latencyNanos);
         add(LATENCY_SUM + t, latency);
         add(LATENCY_BUCKETS + t * BUCKETS + LatencyBuckets.indexOf(latency), 1);
@@ -155,87 +155,6 @@ public class QueueMetrics {
         SLOT.setOpaque(slots, slot, slots[slot] + delta);
     }
 
-    /**
-     * A new batch accumulator for this queue's owner thread (see {@link Batch}). Call once, when the
-     * queue's handler is built, not per batch.
-     */
-    public Batch batch() {
-        return new Batch(this);
-    }
-
-    /**
-     * Counts the requests of one poller batch in plain fields and adds them to the queue's counters
-     * once, in {@link #publish()}, instead of one opaque store per counter per request.
-     *
-     * <p>Why: an opaque store through a VarHandle is also a compiler barrier (C2 keeps it and every
-     * memory access around it in program order), so five of them per request cost the request path
-     * more than the stores themselves (the JIT reloads the handler's fields after each). Plain
-     * stores into memory only this thread reads carry no such cost, and a batch of N requests then
-     * publishes each counter it touched once.
-     *
-     * <p>What a scrape sees: each counter moves forward only at a publish, by the whole batch's
-     * delta, with one opaque store, so it is never torn and never goes backwards; it may lag by the
-     * one batch in progress (microseconds). The owner must call {@link #publish()} at the end of
-     * every batch and before it gives up the queue (drain, close); what is not published is not seen.
-     *
-     * <p>Owner thread only, like the recording methods of {@link QueueMetrics}.
-     */
-    public static class Batch {
-        private final QueueMetrics target;
-        /** Deltas not yet added to target's slots, by the same slot index. */
-        private final long[] pending = new long[SLOTS];
-        /** One bit per slot with a pending delta, so publish touches only those. */
-        private final long[] dirty = new long[(SLOTS + 63) >>> 6];
-
-        Batch(QueueMetrics target) {
-            this.target = target;
-        }
-
-        /** As {@link QueueMetrics#requestStarted()}, seen at the next {@link #publish()}. */
-        public void requestStarted() {
-            add(IN_FLIGHT, 1);
-        }
-
-        /**
-         * As {@link QueueMetrics#requestCompleted}, seen at the next {@link #publish()}.
-         *
-         * @param latencyNanos time from pop to completion; negative values count as zero
-         */
-        public void requestCompleted(RequestType type, RequestStatus status, long bytes, long latencyNanos) {
-            int t = type.ordinal();
-            int cell = t * STATUSES + status.ordinal();
-            add(REQUESTS + cell, 1);
-            add(BYTES_SLOT[cell], bytes);
-            add(IN_FLIGHT, -1);
-            long latency = Math.max(0L, latencyNanos);
-            add(LATENCY_SUM + t, latency);
-            add(LATENCY_BUCKETS + t * BUCKETS + LatencyBuckets.indexOf(latency), 1);
-        }
-
-        private void add(int slot, long delta) {
-            pending[slot] += delta;
-            dirty[slot >>> 6] |= 1L << slot; // the shift distance is taken mod 64
-        }
-
-        /** Adds this batch's counts to the queue's counters (one opaque store per counter touched). */
-        public void publish() {
-            long[] slots = target.slots;
-            for (int w = 0; w < dirty.length; w++) {
-                long bits = dirty[w];
-                if (bits == 0) {
-                    continue;
-                }
-                dirty[w] = 0;
-                do {
-                    int slot = (w << 6) + Long.numberOfTrailingZeros(bits);
-                    bits &= bits - 1;
-                    SLOT.setOpaque(slots, slot, slots[slot] + pending[slot]);
-                    pending[slot] = 0;
-                } while (bits != 0);
-            }
-        }
-    }
-
     // ---- reading: any thread ----
 
     private long read(int slot) {
@@ -254,7 +173,7 @@ public class QueueMetrics {
         return read(WRITTEN_BYTES);
     }
 
-    /** Requests started and not yet completed; never negative. */
+    /** Requests started and not yet completed at the owner's last batch; never negative. */
     public long inFlight() {
         return Math.max(0L, read(IN_FLIGHT));
     }
@@ -325,28 +244,7 @@ public class QueueMetrics {
         }
 
         @Override
-        public Batch batch() {
-            return new NotRecordingBatch(this);
-        }
-
-        /** Counts nothing, publishes nothing. */
-        static final class NotRecordingBatch extends Batch {
-            NotRecordingBatch(QueueMetrics target) {
-                super(target);
-            }
-
-            @Override
-            public void requestStarted() {}
-
-            @Override
-            public void requestCompleted(RequestType type, RequestStatus status, long bytes, long latencyNanos) {}
-
-            @Override
-            public void publish() {}
-        }
-
-        @Override
-        public void requestStarted() {}
+        public void setInFlight(int requests) {}
 
         @Override
         public void requestCompleted(RequestType type, RequestStatus status, long bytes, long latencyNanos) {}

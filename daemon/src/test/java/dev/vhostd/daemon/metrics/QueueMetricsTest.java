@@ -37,18 +37,20 @@ class QueueMetricsTest {
     }
 
     @Test
-    void tracksRequestsInFlight() {
-        q.requestStarted();
-        q.requestStarted();
-        q.requestStarted();
+    void inFlightIsTheOwnersFigureOfItsLastBatch() {
+        q.setInFlight(3);
         assertEquals(3, q.inFlight());
         q.requestCompleted(RequestType.FLUSH, RequestStatus.OK, 0, 1);
+        assertEquals(3, q.inFlight(), "a completion alone does not move it; the batch's end does");
+        q.setInFlight(2);
         assertEquals(2, q.inFlight());
+        q.setInFlight(0);
+        assertEquals(0, q.inFlight());
     }
 
     @Test
     void inFlightNeverReadsNegative() {
-        q.requestCompleted(RequestType.FLUSH, RequestStatus.OK, 0, 1);
+        q.setInFlight(-1);
         assertEquals(0, q.inFlight());
     }
 
@@ -113,8 +115,9 @@ class QueueMetricsTest {
         AtomicReference<String> failure = new AtomicReference<>();
         Thread writer = new Thread(() -> {
             for (int i = 0; i < n; i++) {
-                q.requestStarted();
+                q.setInFlight(1);
                 q.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, i & 0xfffff);
+                q.setInFlight(0);
                 q.kicksReceived(1);
             }
         });
@@ -149,143 +152,33 @@ class QueueMetricsTest {
         assertTrue(buckets[LatencyBuckets.indexOf(0xfffff)] > 0);
     }
 
-    /** A batch's counts are invisible until publish, then all there, the same as recorded one by one. */
+    /** Bucket edges through the recording path: a bound is in its bucket, one nanosecond more in the next. */
     @Test
-    void aBatchIsSeenWholeAtPublishAndMatchesRecordingOneByOne() {
-        QueueMetrics direct = new QueueMetrics(0);
-        QueueMetrics.Batch batch = q.batch();
-        long[] latencies = {0, 5_000, 5_001, 10_000, 999_999_999, 1_000_000_000, 1_000_000_001, -7, Long.MAX_VALUE};
-        for (int round = 0; round < 3; round++) {
-            for (int i = 0; i < latencies.length; i++) {
-                RequestType type = RequestType.ALL[i % RequestType.ALL.length];
-                RequestStatus status = RequestStatus.ALL[(i + round) % RequestStatus.ALL.length];
-                batch.requestStarted();
-                direct.requestStarted();
-                batch.requestCompleted(type, status, 4096L * (i + 1), latencies[i]);
-                direct.requestCompleted(type, status, 4096L * (i + 1), latencies[i]);
-            }
-            batch.requestStarted(); // one left in flight across the publish
-            direct.requestStarted();
-            assertEquals(round, q.inFlight(), "nothing of the batch is seen before publish");
-            assertEquals((long) round * latencies.length, totalRequests(q), "only earlier batches are seen");
-            batch.publish();
-            assertSameCounts(direct, q);
-        }
-    }
-
-    private static long totalRequests(QueueMetrics m) {
-        long n = 0;
-        for (RequestType t : RequestType.ALL) {
-            for (RequestStatus s : RequestStatus.ALL) {
-                n += m.requests(t, s);
-            }
-        }
-        return n;
-    }
-
-    private static void assertSameCounts(QueueMetrics expected, QueueMetrics actual) {
-        for (RequestType t : RequestType.ALL) {
-            for (RequestStatus s : RequestStatus.ALL) {
-                assertEquals(expected.requests(t, s), actual.requests(t, s), t + " " + s);
-            }
-            assertEquals(expected.latencySumNanos(t), actual.latencySumNanos(t), "latency sum of " + t);
-            long[] e = new long[LatencyBuckets.COUNT];
-            long[] a = new long[LatencyBuckets.COUNT];
-            assertEquals(expected.latencyBuckets(t, e), actual.latencyBuckets(t, a), "histogram count of " + t);
-            assertEquals(java.util.Arrays.toString(e), java.util.Arrays.toString(a), "buckets of " + t);
-        }
-        assertEquals(expected.readBytes(), actual.readBytes());
-        assertEquals(expected.writtenBytes(), actual.writtenBytes());
-        assertEquals(expected.inFlight(), actual.inFlight());
-    }
-
-    /** Bucket edges through a batch: a bound itself is in its bucket, one nanosecond more in the next. */
-    @Test
-    void batchHistogramBucketEdgesAreExact() {
-        QueueMetrics.Batch batch = q.batch();
+    void histogramBucketEdgesAreExact() {
         for (int b = 0; b < LatencyBuckets.COUNT - 1; b++) {
             long bound = LatencyBuckets.upperBoundNanos(b);
-            batch.requestCompleted(RequestType.READ, RequestStatus.OK, 0, bound);
-            batch.requestCompleted(RequestType.WRITE, RequestStatus.OK, 0, bound + 1);
+            q.requestCompleted(RequestType.READ, RequestStatus.OK, 0, bound);
+            q.requestCompleted(RequestType.WRITE, RequestStatus.OK, 0, bound + 1);
         }
-        batch.publish();
         long[] reads = new long[LatencyBuckets.COUNT];
         long[] writes = new long[LatencyBuckets.COUNT];
         assertEquals(LatencyBuckets.COUNT - 1, q.latencyBuckets(RequestType.READ, reads));
         assertEquals(LatencyBuckets.COUNT - 1, q.latencyBuckets(RequestType.WRITE, writes));
         for (int b = 0; b < LatencyBuckets.COUNT; b++) {
-            assertEquals(b < LatencyBuckets.COUNT - 1 ? 1 : 0, reads[b], "reads at bound, bucket " + b);
+            assertEquals(b < LatencyBuckets.COUNT - 1 ? 1 : 0, reads[b], "reads at the bound, bucket " + b);
             assertEquals(b == 0 ? 0 : 1, writes[b], "writes one past the bound, bucket " + b);
         }
     }
 
-    /**
-     * A scraper reading while the poller records in batches of 7 sees only whole batches (every
-     * count a multiple of 7, never torn or partial), never a count going backwards, and all at the end.
-     */
     @Test
-    void concurrentReaderSeesWholeBatchesOnly() throws Exception {
-        int batches = 300_000;
-        int size = 7;
-        AtomicReference<String> failure = new AtomicReference<>();
-        QueueMetrics.Batch batch = q.batch();
-        Thread writer = new Thread(() -> {
-            for (int i = 0; i < batches; i++) {
-                for (int j = 0; j < size; j++) {
-                    batch.requestStarted();
-                    batch.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 3_000);
-                }
-                batch.publish();
-            }
-        });
-        Thread reader = new Thread(() -> {
-            long lastRequests = 0;
-            long lastBytes = 0;
-            long lastCount = 0;
-            long[] buckets = new long[LatencyBuckets.COUNT];
-            while (writer.isAlive() && failure.get() == null) {
-                long r = q.requests(RequestType.READ, RequestStatus.OK);
-                long b = q.readBytes();
-                long c = q.latencyBuckets(RequestType.READ, buckets);
-                long sum = q.latencySumNanos(RequestType.READ);
-                if (r < lastRequests || b < lastBytes || c < lastCount) {
-                    failure.set("went backwards: requests " + lastRequests + "->" + r + ", bytes " + lastBytes + "->" + b
-                            + ", histogram count " + lastCount + "->" + c);
-                } else if (r % size != 0 || b % (4096L * size) != 0 || c % size != 0 || sum % (3_000L * size) != 0) {
-                    failure.set("saw part of a batch: requests " + r + ", bytes " + b + ", histogram count " + c
-                            + ", latency sum " + sum);
-                } else if (q.inFlight() != 0) {
-                    failure.set("in flight " + q.inFlight() + " between batches that complete what they start");
-                }
-                lastRequests = r;
-                lastBytes = b;
-                lastCount = c;
-            }
-        });
-        writer.start();
-        reader.start();
-        writer.join();
-        reader.join();
-        assertNull(failure.get());
-        long n = (long) batches * size;
-        long[] buckets = new long[LatencyBuckets.COUNT];
-        assertEquals(n, q.requests(RequestType.READ, RequestStatus.OK));
-        assertEquals(4096L * n, q.readBytes());
-        assertEquals(n, q.latencyBuckets(RequestType.READ, buckets));
-        assertEquals(n, buckets[LatencyBuckets.indexOf(3_000)]);
-        assertEquals(3_000L * n, q.latencySumNanos(RequestType.READ));
-        assertEquals(0, q.inFlight());
-    }
-
-    @Test
-    void aNotRecordingQueuesBatchCountsNothing() {
+    void aNotRecordingQueueCountsNothing() {
         QueueMetrics off = new QueueMetrics.NotRecording(0);
-        QueueMetrics.Batch batch = off.batch();
-        batch.requestStarted();
-        batch.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 10);
-        batch.publish();
+        off.setInFlight(1);
+        off.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 10);
+        off.kicksReceived(1);
         assertEquals(0, off.requests(RequestType.READ, RequestStatus.OK));
         assertEquals(0, off.readBytes());
         assertEquals(0, off.inFlight());
+        assertEquals(0, off.kicks());
     }
 }

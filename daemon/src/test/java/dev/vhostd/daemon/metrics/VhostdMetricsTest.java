@@ -154,7 +154,7 @@ class VhostdMetricsTest {
         try (VhostdMetrics metrics = VhostdMetrics.notRecording()) {
             assertFalse(metrics.isEnabled());
             QueueMetrics q = metrics.device("vda").queue(0);
-            q.requestStarted();
+            q.setInFlight(1);
             q.requestCompleted(RequestType.READ, RequestStatus.OK, 512, 10);
             q.kicksReceived(3);
             q.notificationSent();

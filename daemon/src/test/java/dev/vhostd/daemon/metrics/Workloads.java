@@ -12,8 +12,9 @@ final class Workloads {
         device.invalidFrontendMessage();
         QueueMetrics q = device.queue(0);
         for (RequestType type : RequestType.values()) {
-            q.requestStarted();
+            q.setInFlight(1);
             q.requestCompleted(type, RequestStatus.OK, 4096, 25_000);
+            q.setInFlight(0);
         }
         q.kicksReceived(3);
         q.notificationSent();

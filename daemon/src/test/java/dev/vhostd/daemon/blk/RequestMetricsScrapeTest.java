@@ -26,11 +26,11 @@ import dev.vhostd.protocol.poll.PollerGroup;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The request path counts a poller batch in plain fields and publishes it at the end of the batch,
- * before the poller publishes the used ring: so once the driver has seen N completions, a scrape
- * sees exactly N requests, their bytes and N histogram entries, with nothing left in flight.
+ * The request path counts each request before the poller publishes the used ring, and sets the
+ * in-flight gauge at the end of each batch, also before: so once the driver has seen N completions,
+ * a scrape sees exactly N requests, their bytes and N histogram entries, with nothing in flight.
  */
-class RequestMetricsPublishTest {
+class RequestMetricsScrapeTest {
     @TempDir
     Path dir;
 
@@ -76,7 +76,7 @@ class RequestMetricsPublishTest {
                 long sector = n % 10 == 0 ? (16 << 20) / 512 : n * 8L;
                 int status = write ? io.write(sector, 4096) : io.read(sector, 4096);
                 assertEquals(n % 10 == 0 ? VirtioBlkSpec.S_IOERR : VirtioBlkSpec.S_OK, status, "request " + n);
-                // Read at once, no waiting: the counts were published before the used ring was.
+                // Read at once, no waiting: the counts were stored before the used ring was published.
                 long reads = q.requests(RequestType.READ, RequestStatus.OK);
                 long writes = q.requests(RequestType.WRITE, RequestStatus.OK);
                 long errors = q.requests(RequestType.WRITE, RequestStatus.IOERR) + q.requests(RequestType.READ, RequestStatus.IOERR);
