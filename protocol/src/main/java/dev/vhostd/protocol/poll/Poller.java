@@ -232,10 +232,7 @@ public final class Poller implements AutoCloseable, Liveness {
         System.arraycopy(bindings, at + 1, next, at, bindings.length - at - 1);
         bindings = next;
         deactivate(binding);
-        if (binding.held) {
-            binding.held = false;
-            heldCount--;
-        }
+        unhold(binding);
         load.decrementAndGet();
         try {
             if (binding.kickFd >= 0) {
@@ -532,10 +529,7 @@ public final class Poller implements AutoCloseable, Liveness {
 
     private void activate(QueueBinding b, long now) {
         b.lastWork = now;
-        if (b.held) {
-            b.held = false;
-            heldCount--;
-        }
+        unhold(b);
         if (b.active) {
             return;
         }
@@ -543,6 +537,17 @@ public final class Poller implements AutoCloseable, Liveness {
         b.active = true;
         b.activeSlot = activeCount;
         active[activeCount++] = b;
+    }
+
+    /**
+     * Takes {@code b} off the held list. {@link #earliestHeld} may then be early: the next look at the
+     * held rings (one scan) recomputes it.
+     */
+    private void unhold(QueueBinding b) {
+        if (b.held) {
+            b.held = false;
+            heldCount--;
+        }
     }
 
     private void deactivate(QueueBinding b) {
