@@ -31,8 +31,10 @@ final class Workloads {
 
     /** One fully exercised device in an enabled registry, scraped. */
     static Exposition scrapeOfEverything() {
-        try (VhostdMetrics metrics = VhostdMetrics.enabled()) {
+        try (VhostdMetrics metrics = VhostdMetrics.enabled();
+                dev.vhostd.protocol.poll.PollerGroup pollers = new dev.vhostd.protocol.poll.PollerGroup("m", 1, 50)) {
             touchEverything(metrics.device("vda"));
+            metrics.pollers(pollers.pollers());
             return new Exposition(metrics.scrape());
         }
     }
