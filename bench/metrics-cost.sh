@@ -204,7 +204,7 @@ awk -v hz="$(getconf CLK_TCK)" -v hw="$([[ "$events" == *instructions* ]] && ech
         printf "metrics on/off per round (%d pairs): median %+.1f%%, quartiles %+.1f%% .. %+.1f%%, range %+.1f%% .. %+.1f%%\n",
           k, (med - 1) * 100, (q1 - 1) * 100, (q3 - 1) * 100, (ratio[1] - 1) * 100, (ratio[k] - 1) * 100
       }
-      printf "metrics on/off over the means: CPU per request %.3f (%+.1f%%)", (cpu["on"] / c["on"]) / (cpu["off"] / c["off"]),
+      printf "metrics on/off: CPU per request %.3f (%+.1f%%) over the means", (cpu["on"] / c["on"]) / (cpu["off"] / c["off"]),
         ((cpu["on"] / c["on"]) / (cpu["off"] / c["off"]) - 1) * 100
       if (hw) printf ", instructions per request %.3f (%+.1f%%), cycles per request %.3f (%+.1f%%)",
         (ins["on"] / c["on"]) / (ins["off"] / c["off"]), ((ins["on"] / c["on"]) / (ins["off"] / c["off"]) - 1) * 100,

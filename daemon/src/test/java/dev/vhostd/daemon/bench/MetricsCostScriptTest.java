@@ -56,6 +56,12 @@ class MetricsCostScriptTest {
         Matcher ratio = Pattern.compile("metrics on/off: CPU per request ([\\d.]+) \\(([-+][\\d.]+)%\\)").matcher(stdout);
         assertTrue(ratio.find(), stdout);
         assertEquals(on / off, Double.parseDouble(ratio.group(1)), 0.002, stdout);
+        // One round: one on/off pair, whose ratio is the median and both ends of the range.
+        Matcher perRound = Pattern.compile("metrics on/off per round \\(1 pairs\\): median ([-+][\\d.]+)%.*range ([-+][\\d.]+)% \\.\\. ([-+][\\d.]+)%")
+                .matcher(stdout);
+        assertTrue(perRound.find(), stdout);
+        assertEquals((on / off - 1) * 100, Double.parseDouble(perRound.group(1)), 0.2, stdout);
+        assertEquals(perRound.group(2), perRound.group(3), stdout);
         assertEquals(2, Files.readAllLines(out.resolve("results.txt")).size(), "one run per mode");
         assertTrue(Files.readString(out.resolve("vhostd-on.log")).contains("metrics on http://127.0.0.1:"),
                 "the 'on' daemon serves its metrics");
