@@ -408,31 +408,73 @@ class RbdBackendTest extends BlockBackendContract {
         assertTrue(seconds < 20, "took " + seconds + " s with connect_timeout=3");
     }
 
-    /** With io_timeout=0 a request waits while the OSD is down and succeeds once it is back. */
+    /**
+     * With io_timeout=0 a request waits while the OSD is down and succeeds once it is back. And
+     * submitting never waits, even with more requests held than librados' in-flight throttle
+     * (objecter_inflight_ops, 1024 by default) would let through: librbd dispatches on the caller's
+     * thread (rbd_non_blocking_aio=false), so a throttle there would stop the poller.
+     */
     @Test
     @Order(Integer.MAX_VALUE - 1)
-    void withoutAnIoTimeoutRequestsWaitForTheClusterToReturn() throws Exception {
+    void withoutAnIoTimeoutRequestsWaitForTheClusterToReturnAndSubmittingNeverBlocks() throws Exception {
         String image = newImage(CAPACITY);
+        int held = 1100;
         try (BlockBackend b = Backends.open(uri(image, "io_timeout=0"), BackendOptions.defaults());
              BackendQueue q = b.openQueue()) {
+            // Both objects the held writes go to exist (object map), so they go straight to the OSD.
             assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 21))));
+            assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 4L << 20, patterned(4096, 21))));
             ceph.stopOsd();
-            MemorySegment buf = arena.allocate(4096, 4096);
-            IoOp read = data(IoOp.Type.READ, 0, buf);
-            assertFalse(q.submit(read));
-            Thread.sleep(5000);
-            assertEquals(0, q.reap(op -> { }), "a held request must not fail while the cluster is away");
-            assertEquals(1, q.inFlight());
-            ceph.startOsd();
-            long deadline = System.nanoTime() + 120_000_000_000L;
-            List<IoOp> done = new ArrayList<>();
-            while (done.isEmpty() && System.nanoTime() < deadline) {
-                q.reap(done::add);
-                Thread.sleep(50);
+            boolean osdUp = false;
+            try {
+                MemorySegment buf = arena.allocate(4096, 4096);
+                IoOp read = data(IoOp.Type.READ, 0, buf);
+                MemorySegment zeros = arena.allocate(4096, 4096);
+                List<IoOp> writes = new ArrayList<>();
+                for (int i = 0; i < held; i++) {
+                    writes.add(data(IoOp.Type.WRITE, (long) (i + 1) * 4096, zeros));
+                }
+                // On another thread, so that a submit stuck in librados fails the test instead of hanging it.
+                java.util.concurrent.FutureTask<Integer> submitAll = new java.util.concurrent.FutureTask<>(() -> {
+                    int accepted = q.submit(read) ? 0 : 1;
+                    for (IoOp w : writes) {
+                        accepted += q.submit(w) ? 0 : 1;
+                    }
+                    q.flushSubmissions();
+                    return accepted;
+                });
+                Thread submitter = Thread.ofPlatform().daemon().start(submitAll);
+                int accepted;
+                try {
+                    accepted = submitAll.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new AssertionError("submitting " + (held + 1) + " requests with the OSD down blocked for 30 s"
+                            + " (in librados' in-flight throttle?): the poller would stop");
+                }
+                submitter.join();
+                assertEquals(held + 1, accepted, "every request went to librbd");
+                Thread.sleep(3000);
+                assertEquals(0, q.reap(op -> { }), "a held request must not fail while the cluster is away");
+                assertEquals(held + 1, q.inFlight());
+                ceph.startOsd();
+                osdUp = true;
+                long deadline = System.nanoTime() + 120_000_000_000L;
+                List<IoOp> done = new ArrayList<>();
+                while (done.size() < held + 1 && System.nanoTime() < deadline) {
+                    q.reap(done::add);
+                    Thread.sleep(50);
+                }
+                assertEquals(held + 1, done.size(), "the held requests did not finish within 120 s of the OSD's restart");
+                assertEquals(0, read.result());
+                assertContent(buf, 0, off -> pattern(21, off));
+                for (IoOp w : writes) {
+                    assertEquals(0, w.result());
+                }
+            } finally {
+                if (!osdUp) {
+                    ceph.startOsd();
+                }
             }
-            assertEquals(1, done.size(), "the held read did not finish within 120 s of the OSD's restart");
-            assertEquals(0, read.result());
-            assertContent(buf, 0, off -> pattern(21, off));
         }
     }
 
