@@ -306,7 +306,7 @@ final class UringFileQueue implements BackendQueue {
         }
         inlineStalls++;
         long wait = backoff[d] = lone
-                ? Math.min(MAX_BACKOFF_NANOS, Math.max(loneBackoffNanos, 2 * backoff[d]))
+                ? Math.min(Math.max(MAX_BACKOFF_NANOS, loneBackoffNanos), Math.max(loneBackoffNanos, 2 * backoff[d]))
                 : Math.min(Math.max(MAX_BACKOFF_NANOS, firstBackoffNanos), Math.max(firstBackoffNanos, 2 * backoff[d]));
         backingOff[d] = true;
         ringUntil[d] = start + took + wait;
