@@ -107,6 +107,13 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Poller threads shared by all disks' rings (default: the CPU count).")
     Integer pollers;
 
+    @Option(names = "--queue-placement", paramLabel = "disk|ring", defaultValue = "disk",
+            converter = QueuePlacementConverter.class,
+            description = "Where a multi-queue disk's rings run: disk (all on one poller, as qemu-storage-daemon"
+                    + " and SPDK do; the guest's vCPUs keep the other cores) or ring (each on the least loaded"
+                    + " poller, for one disk that needs more than a core) (default: ${DEFAULT-VALUE}).")
+    PollerGroup.Placement queuePlacement;
+
     @Option(names = "--poll-us", paramLabel = "N", defaultValue = "50",
             description = "Busy-poll this long before sleeping on kicks (default: ${DEFAULT-VALUE}).")
     long pollUs;
@@ -187,7 +194,7 @@ public final class ServeCommand implements Callable<Integer> {
         }, Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
         try (VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled()
                         : "off".equals(metricsRecording) ? VhostdMetrics.notRecording() : VhostdMetrics.disabled();
-                PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs);
+                PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs, queuePlacement);
                 Readiness readiness = new Readiness("vhostd-sockets");
                 SdNotify notify = SdNotify.fromEnvironment();
                 DiskRegistry disks = new DiskRegistry(new DiskRuntime(group, readiness, registry));
@@ -315,6 +322,19 @@ public final class ServeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--metrics-recording off counts nothing, so --metrics " + metrics + " would serve only zeroes;"
                             + " give one of the two");
+        }
+    }
+
+    /** "disk" or "ring", as the option's help writes them. */
+    static final class QueuePlacementConverter implements CommandLine.ITypeConverter<PollerGroup.Placement> {
+        @Override
+        public PollerGroup.Placement convert(String value) {
+            for (PollerGroup.Placement p : PollerGroup.Placement.values()) {
+                if (p.name().equalsIgnoreCase(value)) {
+                    return p;
+                }
+            }
+            throw new CommandLine.TypeConversionException("--queue-placement takes disk or ring, not '" + value + "'");
         }
     }
 }

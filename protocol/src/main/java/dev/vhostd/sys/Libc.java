@@ -77,6 +77,11 @@ public final class Libc {
     public static final int SO_DOMAIN = 39;
     public static final int AF_UNIX = 1;
     public static final int SOCK_STREAM = 1;
+    // getrusage(2): the calling thread only; struct rusage on x86-64 is two timevals and 14 longs
+    public static final int RUSAGE_THREAD = 1;
+    public static final long RUSAGE_SIZE = 144;
+    /** ru_nivcsw, the involuntary context switches: the last of the 14 longs. */
+    public static final long RUSAGE_NIVCSW_OFFSET = 136;
     // fallocate(2)
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
@@ -162,6 +167,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle EPOLL_WAIT = downcall("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle GETRUSAGE = downcall("getrusage",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle GETPID = LINKER.downcallHandle(
             LIBC.find("getpid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle SYSCALL6 = downcall("syscall",
@@ -213,6 +220,21 @@ public final class Libc {
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
+        }
+    }
+
+    /** getrusage(2) into {@code buf} (a struct rusage, {@link #RUSAGE_SIZE} bytes). */
+    public static void getrusage(int who, MemorySegment buf) {
+        checkBounds(buf, RUSAGE_SIZE);
+        MemorySegment st = state();
+        int r;
+        try {
+            r = (int) GETRUSAGE.invokeExact(st, who, buf);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r != 0) {
+            throw new ErrnoException("getrusage", errno(st), "who " + who);
         }
     }
 

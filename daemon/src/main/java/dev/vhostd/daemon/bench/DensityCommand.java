@@ -55,7 +55,8 @@ public final class DensityCommand implements Callable<Integer> {
             description = "Among-idle / alone pairs (default: ${DEFAULT-VALUE}).")
     int rounds;
 
-    @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "-XX:+UseSerialGC",
+    @Option(names = "--java-opts", paramLabel = "OPTS", defaultValue = "-XX:+UseSerialGC -XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000"
+            + " -XX:GuaranteedSafepointInterval=10000",
             description = "JVM options for the daemon, space separated (default: ${DEFAULT-VALUE}, as the vhostd launcher runs it).")
     String javaOpts;
 

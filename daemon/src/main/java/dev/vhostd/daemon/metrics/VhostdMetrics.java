@@ -103,7 +103,8 @@ public final class VhostdMetrics implements AutoCloseable {
 
     /**
      * Per-poller gauges: the adaptive poll window now (0 when polling does not pay and the poller
-     * sleeps as soon as its rings are idle) and its ceiling (--poll-us).
+     * sleeps as soon as its rings are idle), its ceiling (--poll-us), and how often contention for
+     * its CPU switched polling off.
      */
     public void pollers(List<Poller> pollers) {
         if (!isEnabled()) {
@@ -117,6 +118,10 @@ public final class VhostdMetrics implements AutoCloseable {
             Gauge.builder("vhostd.poller.poll.window.max", p, x -> x.pollCeilingNanos() / 1e9)
                     .description("The ceiling of the poll window (--poll-us)")
                     .baseUnit("seconds").tag("poller", p.name()).register(registry);
+            FunctionCounter.builder("vhostd.poller.contended", p, Poller::contendedSpells)
+                    .description("Times the poller stopped polling because it was preempted while polling:"
+                            + " other threads (guest vCPUs, other pollers) wanted its CPU")
+                    .tag("poller", p.name()).register(registry);
         }
     }
 

@@ -19,6 +19,7 @@ import dev.vhostd.protocol.memory.GuestMemory;
 import dev.vhostd.protocol.memory.GuestMemoryException;
 import dev.vhostd.protocol.memory.MemoryFaults;
 import dev.vhostd.protocol.memory.MemoryTable;
+import dev.vhostd.protocol.poll.Poller;
 import dev.vhostd.protocol.poll.PollerGroup;
 import dev.vhostd.protocol.poll.PollerStats;
 import dev.vhostd.protocol.poll.QueueBinding;
@@ -773,7 +774,7 @@ public final class VhostUserEngine implements BackendHandler {
         // Set before the poller takes the queue; the hand-off orders it before the first batch.
         queue.logTo(log, log != null && v.logUsed ? v.logGuestAddr : -1);
         QueueHandler handler = device.openQueue(v.index, queue, mem, ackedFeatures);
-        v.poller = pollers.assign();
+        v.poller = pollers.assign(runningPollers());
         v.binding = new QueueBinding(v.index, queue, handler, v.kick == null ? -1 : v.kick.fd(),
                 v.call == null ? -1 : v.call.fd(), this::ringBroken, stats.forQueue(v.index));
         try {
@@ -786,6 +787,17 @@ public final class VhostUserEngine implements BackendHandler {
         warnIfLoggingWithoutLog();
         LOG.log(Level.INFO, () -> String.format("%s: queue %d started (size %d, base %d, event_idx %s, %s)", name,
                 v.index, v.num, v.base, eventIdx, v.kick == null ? "polled" : "kick fd"));
+    }
+
+    /** The pollers serving this device's running rings, in ring order. */
+    private List<Poller> runningPollers() {
+        List<Poller> running = new ArrayList<>(2);
+        for (Vring o : vrings) {
+            if (o.running()) {
+                running.add(o.poller);
+            }
+        }
+        return running;
     }
 
     private void stop(Vring v) {

@@ -15,6 +15,7 @@ import dev.vhostd.protocol.virtq.SplitQueue;
 import dev.vhostd.sys.Epoll;
 import dev.vhostd.sys.EventFd;
 import dev.vhostd.sys.Libc;
+import dev.vhostd.sys.ThreadUsage;
 
 /**
  * A dedicated thread that serves the queues attached to it (an Agrona-style agent: do work, and when
@@ -41,11 +42,13 @@ public final class Poller implements AutoCloseable, Liveness {
     private static final long BLOCKED = Long.MIN_VALUE;
     private static final VarHandle HEARTBEAT;
     private static final VarHandle WINDOW;
+    private static final VarHandle CONTENDED;
 
     static {
         try {
             HEARTBEAT = MethodHandles.lookup().findVarHandle(Poller.class, "heartbeat", long.class);
             WINDOW = MethodHandles.lookup().findVarHandle(Poller.class, "windowNanos", long.class);
+            CONTENDED = MethodHandles.lookup().findVarHandle(Poller.class, "contendedSpells", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -65,6 +68,17 @@ public final class Poller implements AutoCloseable, Liveness {
     private static final long BUSY_EVENT_CHECK_NANOS = 50_000;
     /** While active rings spin idle within the window, how often parked rings' kicks are looked for. */
     private static final long IDLE_EVENT_CHECK_NANOS = 5_000;
+    /** While the poll window is open, how often the poller asks whether it was preempted (one getrusage). */
+    private static final long CONTENTION_CHECK_NANOS = 10_000_000;
+    /**
+     * Preemptions within one check period that mean other threads are waiting for this CPU. A quiet
+     * core preempts a spinning thread rarely (a kernel worker now and then); one shared with busy
+     * vCPU threads does so every few milliseconds.
+     */
+    static final long CONTENDED_PREEMPTIONS = 3;
+    /** How long polling stays off once the CPU was found contended; doubles while it stays so. */
+    private static final long CONTENTION_BACKOFF_MIN_NANOS = 100_000_000;
+    private static final long CONTENTION_BACKOFF_MAX_NANOS = 3_200_000_000L;
 
     private final String name;
     /** The most the poll window may grow to ({@code --poll-us}); 0 turns polling off. */
@@ -99,6 +113,18 @@ public final class Poller implements AutoCloseable, Liveness {
     /** When the poller last found no work after finding some (0 while it finds work). */
     private long idleSince;
     private long busyStart = System.nanoTime();
+    /** Preemption counts of this thread (see {@link #checkContention}); used on the poller thread only. */
+    private final ThreadUsage usage = new ThreadUsage();
+    private boolean preemptionBaseline;
+    private long preemptionsAtCheck;
+    private long contentionCheckAt;
+    /** Polling is off until {@link #pollingOffUntil} because the CPU was contended. */
+    private boolean pollingOff;
+    private long pollingOffUntil;
+    private long contentionBackoff = CONTENTION_BACKOFF_MIN_NANOS;
+    /** Times polling was switched off for contention; written by the poller thread, read opaquely. */
+    @SuppressWarnings("unused") // through CONTENDED
+    private long contendedSpells;
 
     public Poller(String name, long pollMicros) {
         this.name = name;
@@ -120,6 +146,14 @@ public final class Poller implements AutoCloseable, Liveness {
     /** The current adaptive poll window (see {@link #foundWork}), for metrics. */
     public long pollWindowNanos() {
         return (long) WINDOW.getOpaque(this);
+    }
+
+    /**
+     * How often this poller stopped polling because it was preempted while its window was open:
+     * other threads (a guest's vCPUs, other pollers) wanted its CPU, so spinning took their time.
+     */
+    public long contendedSpells() {
+        return (long) CONTENDED.getOpaque(this);
     }
 
     /** The ceiling of the poll window ({@code --poll-us}). */
@@ -198,10 +232,7 @@ public final class Poller implements AutoCloseable, Liveness {
         System.arraycopy(bindings, at + 1, next, at, bindings.length - at - 1);
         bindings = next;
         deactivate(binding);
-        if (binding.held) {
-            binding.held = false;
-            heldCount--;
-        }
+        unhold(binding);
         load.decrementAndGet();
         try {
             if (binding.kickFd >= 0) {
@@ -313,6 +344,9 @@ public final class Poller implements AutoCloseable, Liveness {
     private void pass(EventFd local) {
         long now = System.nanoTime();
         beat(now);
+        if (windowNanos > 0 && now - contentionCheckAt >= CONTENTION_CHECK_NANOS) {
+            checkContention(now);
+        }
         runCommands();
         QueueBinding[] act = active;
         int work = 0;
@@ -405,11 +439,50 @@ public final class Poller implements AutoCloseable, Liveness {
     private void foundWork(long now) {
         long idle = idleSince == 0 ? 0 : now - idleSince;
         idleSince = 0;
-        long window = windowNanos;
-        long next = adaptWindow(window, idle, pollCeilingNanos);
-        if (next != window) {
-            WINDOW.setOpaque(this, next);
+        if (pollingOff) {
+            if (now - pollingOffUntil < 0) {
+                return;
+            }
+            pollingOff = false;
         }
+        setWindow(adaptWindow(windowNanos, idle, pollCeilingNanos));
+    }
+
+    private void setWindow(long next) {
+        if (next == windowNanos) {
+            return;
+        }
+        if (windowNanos == 0) {
+            // Preemptions counted while the window was shut (blocked in epoll) say nothing about polling.
+            preemptionBaseline = false;
+            contentionCheckAt = 0;
+        }
+        WINDOW.setOpaque(this, next);
+    }
+
+    /**
+     * Polling pays only with a CPU to spare. A poller preempted {@link #CONTENDED_PREEMPTIONS} times
+     * within one check period while its window was open shares its CPU with threads that want it (on
+     * a host full of guests, their vCPUs): the cycles it spins are taken from them, and a guest that
+     * runs slower sends fewer requests. So the window shuts, and stays shut for a back-off that
+     * doubles while the contention lasts; rings then park as soon as they are idle and wait for kicks.
+     */
+    private void checkContention(long now) {
+        long preemptions = usage.involuntarySwitches();
+        if (preemptionBaseline) {
+            if (preemptions - preemptionsAtCheck >= CONTENDED_PREEMPTIONS) {
+                setWindow(0);
+                pollingOff = true;
+                pollingOffUntil = now + contentionBackoff;
+                contentionBackoff = Math.min(2 * contentionBackoff, CONTENTION_BACKOFF_MAX_NANOS);
+                CONTENDED.setOpaque(this, contendedSpells + 1);
+                return;
+            }
+            contentionBackoff = CONTENTION_BACKOFF_MIN_NANOS;
+        }
+        preemptionBaseline = true;
+        preemptionsAtCheck = preemptions;
+        contentionCheckAt = now;
     }
 
     /** The next poll window after an idle spell of {@code idleNanos} ended in work (see {@link #foundWork}). */
@@ -456,10 +529,7 @@ public final class Poller implements AutoCloseable, Liveness {
 
     private void activate(QueueBinding b, long now) {
         b.lastWork = now;
-        if (b.held) {
-            b.held = false;
-            heldCount--;
-        }
+        unhold(b);
         if (b.active) {
             return;
         }
@@ -467,6 +537,17 @@ public final class Poller implements AutoCloseable, Liveness {
         b.active = true;
         b.activeSlot = activeCount;
         active[activeCount++] = b;
+    }
+
+    /**
+     * Takes {@code b} off the held list. {@link #earliestHeld} may then be early: the next look at the
+     * held rings (one scan) recomputes it.
+     */
+    private void unhold(QueueBinding b) {
+        if (b.held) {
+            b.held = false;
+            heldCount--;
+        }
     }
 
     private void deactivate(QueueBinding b) {

@@ -4,13 +4,33 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The daemon's poller threads, shared by every disk. A ring is given to the least loaded poller when
- * it starts ({@link #assign()}), so many disks with idle rings need no thread of their own.
+ * The daemon's poller threads, shared by every disk. A disk's first ring goes to the least loaded
+ * poller when it starts ({@link #assign()}), so many disks with idle rings need no thread of their own;
+ * where its other rings go is the {@link Placement}.
  */
 public final class PollerGroup implements AutoCloseable {
+    /** Where the second and later rings of one disk run. */
+    public enum Placement {
+        /**
+         * On the poller of the disk's first running ring, as qemu-storage-daemon (one AioContext per
+         * export) and SPDK (one thread per controller) place a device's queues. One thread serves
+         * all of a guest's rings in one pass: one wake-up, one batch, and no second poller competing
+         * with the guest's vCPUs for the CPU.
+         */
+        DISK,
+        /** Each ring to the least loaded poller: a single multi-queue disk spreads over cores. */
+        RING
+    }
+
     private final List<Poller> pollers = new ArrayList<>();
+    private final Placement placement;
 
     public PollerGroup(String prefix, int count, long pollMicros) {
+        this(prefix, count, pollMicros, Placement.DISK);
+    }
+
+    public PollerGroup(String prefix, int count, long pollMicros, Placement placement) {
+        this.placement = placement;
         if (count < 1) {
             throw new IllegalArgumentException("at least one poller is needed, got " + count);
         }
@@ -28,6 +48,21 @@ public final class PollerGroup implements AutoCloseable {
             }
         }
         return best;
+    }
+
+    /**
+     * The poller for a ring about to start, given the pollers already serving other rings of its
+     * disk (empty if none runs): one of those under {@link Placement#DISK}, else the least loaded.
+     */
+    public Poller assign(List<Poller> disksPollers) {
+        if (placement == Placement.DISK && !disksPollers.isEmpty()) {
+            return disksPollers.get(0);
+        }
+        return assign();
+    }
+
+    public Placement placement() {
+        return placement;
     }
 
     public List<Poller> pollers() {

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.vhostd.protocol.connection.VhostUserServer;
 import dev.vhostd.protocol.device.VirtioFeatures;
+import dev.vhostd.protocol.poll.Poller;
 import dev.vhostd.protocol.poll.PollerGroup;
 import dev.vhostd.protocol.testing.FakeDriver;
 import dev.vhostd.protocol.testing.FakeDriverQueue;
@@ -161,6 +162,9 @@ class EngineEndToEndTest {
             }
             assertEquals(100, rounds);
             assertEquals(100, device.completed.get());
+            // Both rings of the device run on one poller (Placement.DISK, the default); the other is free.
+            assertEquals(List.of(2, 0), pollers.pollers().stream().map(Poller::attachedQueues).sorted(
+                    java.util.Comparator.reverseOrder()).toList());
             Reply.VringState base0 = fe.getVringBase(0);
             assertEquals(50, base0.num(), "GET_VRING_BASE returns the next avail index");
             assertEquals(50, fe.getVringBase(1).num());

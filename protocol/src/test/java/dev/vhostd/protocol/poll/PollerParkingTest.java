@@ -250,4 +250,71 @@ class PollerParkingTest {
             Libc.close(kick);
         }
     }
+
+    /** Finds work every {@code everyNanos}: idle spells the poll window can catch. */
+    private static final class Paced implements QueueHandler {
+        final long everyNanos;
+        long next;
+
+        Paced(long everyNanos) {
+            this.everyNanos = everyNanos;
+        }
+
+        @Override
+        public int doWork() {
+            long now = System.nanoTime();
+            if (now - next < 0) {
+                return 0;
+            }
+            next = now + everyNanos;
+            return 1;
+        }
+
+        @Override public int completionFd() { return -1; }
+        @Override public int inFlight() { return 0; }
+        @Override public void drain() {}
+        @Override public void close() {}
+    }
+
+    /**
+     * A poller whose CPU other threads want (here: more spinning threads than cores; on a host, guest
+     * vCPUs) is preempted while it polls, and stops polling: its spinning would take their time.
+     */
+    @Test
+    void aPollerPreemptedWhilePollingStopsPolling() throws Exception {
+        try (FakeDriver driver = new FakeDriver(1 << 20); Poller p = new Poller("contended", 50)) {
+            FakeDriverQueue dq = driver.addQueue(8);
+            Paced h = new Paced(TimeUnit.MICROSECONDS.toNanos(20));
+            p.attach(new QueueBinding(0, dq.deviceQueue(true), h, -1, -1, (q, c) -> {}, null)).get(5, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (p.pollWindowNanos() == 0) {
+                assertTrue(System.nanoTime() < deadline, "work every 20 us never opened the poll window");
+                Thread.sleep(1);
+            }
+            long before = p.contendedSpells();
+            AtomicBoolean spin = new AtomicBoolean(true);
+            List<Thread> spinners = new ArrayList<>();
+            for (int i = 0; i < 2 * Math.max(2, Runtime.getRuntime().availableProcessors()); i++) {
+                spinners.add(Thread.ofPlatform().daemon().start(() -> {
+                    while (spin.get()) {
+                        Thread.onSpinWait();
+                    }
+                }));
+            }
+            try {
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (p.contendedSpells() == before) {
+                    assertTrue(System.nanoTime() < deadline, "a poller sharing its CPU with "
+                            + spinners.size() + " spinning threads kept polling (window "
+                            + p.pollWindowNanos() + " ns)");
+                    Thread.sleep(5);
+                }
+            } finally {
+                spin.set(false);
+                for (Thread t : spinners) {
+                    t.join();
+                }
+            }
+        }
+    }
 }
