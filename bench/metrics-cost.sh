@@ -177,7 +177,7 @@ awk -v hz="$(getconf CLK_TCK)" -v hw="$([[ "$events" == *instructions* ]] && ech
     m = $1; if (!(m in c)) o[++n] = m; c[m]++
     iops[m] += $4
     ns = perf ? $5 * 1e6 / $3 : $8 * 1e9 / hz / $3
-    cpu[m] += ns; ins[m] += $6 / $3; cyc[m] += $7 / $3
+    cpu[m] += ns; ins[m] += $6 / $3; cyc[m] += $7 / $3; rcpu[$2, m] = ns
     printf "round %-3s %-8s %12.0f IOPS  CPU %8.1f ns/req", $2, m, $4, ns
     if (hw) printf "  instructions %9.0f/req  cycles %9.0f/req  IPC %.2f", $6 / $3, $7 / $3, $7 > 0 ? $6 / $7 : 0
     printf "\n"
@@ -193,7 +193,18 @@ awk -v hz="$(getconf CLK_TCK)" -v hw="$([[ "$events" == *instructions* ]] && ech
       printf "\n"
     }
     if (("on" in c) && ("off" in c)) {
-      printf "metrics on/off: CPU per request %.3f (%+.1f%%)", (cpu["on"] / c["on"]) / (cpu["off"] / c["off"]),
+      # Per round: on against the off run next to it (the machine load both saw is about the same).
+      # The median of those ratios resists the odd disturbed run; their spread is the noise.
+      k = 0
+      for (r in rcpu) { split(r, rk, SUBSEP); if (rk[2] == "on" && ((rk[1], "off") in rcpu)) ratio[++k] = rcpu[r] / rcpu[rk[1], "off"] }
+      for (i = 2; i <= k; i++) { v = ratio[i]; for (j = i - 1; j >= 1 && ratio[j] > v; j--) ratio[j + 1] = ratio[j]; ratio[j + 1] = v }
+      if (k > 0) {
+        med = k % 2 ? ratio[(k + 1) / 2] : (ratio[k / 2] + ratio[k / 2 + 1]) / 2
+        q1 = ratio[int((k - 1) * 0.25) + 1]; q3 = ratio[int((k - 1) * 0.75 + 0.5) + 1]
+        printf "metrics on/off per round (%d pairs): median %+.1f%%, quartiles %+.1f%% .. %+.1f%%, range %+.1f%% .. %+.1f%%\n",
+          k, (med - 1) * 100, (q1 - 1) * 100, (q3 - 1) * 100, (ratio[1] - 1) * 100, (ratio[k] - 1) * 100
+      }
+      printf "metrics on/off over the means: CPU per request %.3f (%+.1f%%)", (cpu["on"] / c["on"]) / (cpu["off"] / c["off"]),
         ((cpu["on"] / c["on"]) / (cpu["off"] / c["off"]) - 1) * 100
       if (hw) printf ", instructions per request %.3f (%+.1f%%), cycles per request %.3f (%+.1f%%)",
         (ins["on"] / c["on"]) / (ins["off"] / c["off"]), ((ins["on"] / c["on"]) / (ins["off"] / c["off"]) - 1) * 100,

@@ -149,6 +149,14 @@ final class BlkQueueHandler implements QueueHandler {
 
     @Override
     public int doWork() {
+        int work = work();
+        // Before the poller publishes the used ring: a driver that saw a completion and then
+        // scrapes finds nothing of it still in flight.
+        metrics.setInFlight(inFlight());
+        return work;
+    }
+
+    private int work() {
         completedInBatch = 0;
         // One clock read per batch, not two per request: latency is measured at batch granularity,
         // which is finer than the histogram's lowest bucket (5 us) for a batch's own completions.
@@ -289,7 +297,6 @@ final class BlkQueueHandler implements QueueHandler {
             return;
         }
         // From here on every path ends in finish(): the status byte is written and counted.
-        metrics.requestStarted();
         int type = scratch.get(LE_INT, 0);
         long sector = scratch.get(LE_LONG, 8);
         try {
@@ -601,6 +608,7 @@ final class BlkQueueHandler implements QueueHandler {
                 backend.drain(sink);
             }
         }
+        metrics.setInFlight(inFlight());
     }
 
     @Override

@@ -62,22 +62,18 @@ class PrometheusScrapeTest {
         // 1000 reads of 4 KiB: 900 take 30 us, 90 take 300 us, 10 take 3 ms.
         for (int i = 0; i < 1000; i++) {
             long latency = i < 900 ? 30_000 : i < 990 ? 300_000 : 3_000_000;
-            q0.requestStarted();
             q0.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, latency);
         }
         q0.kicksReceived(400);
         // On the other queue: 10 writes fail, 5 succeed, and 2 are still in flight.
         for (int i = 0; i < 10; i++) {
-            q1.requestStarted();
             q1.backendError();
             q1.requestCompleted(RequestType.WRITE, RequestStatus.IOERR, 512, 1_000_000);
         }
         for (int i = 0; i < 5; i++) {
-            q1.requestStarted();
             q1.requestCompleted(RequestType.WRITE, RequestStatus.OK, 8192, 80_000);
         }
-        q1.requestStarted();
-        q1.requestStarted();
+        q1.setInFlight(2);
         q1.invalidInput(InvalidKind.BAD_CHAIN);
 
         prometheus.await("sum(vhostd_requests_total{" + VDA + ",type=\"read\",status=\"ok\"})", 1000, SCRAPED);
@@ -123,7 +119,6 @@ class PrometheusScrapeTest {
         Thread.sleep(2_000);
         Workloads.touchEverything(metrics.device("vdb"));
         QueueMetrics q = vda.queue(0);
-        q.requestStarted();
         q.requestCompleted(RequestType.WRITE, RequestStatus.IOERR, 0, 70_000);
         q.kicksReceived(3);
         q.notificationSent();

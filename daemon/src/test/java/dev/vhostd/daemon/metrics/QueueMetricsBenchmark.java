@@ -13,6 +13,8 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * java -cp daemon/target/classes:daemon/target/test-classes:$(deps) dev.vhostd.daemon.metrics.QueueMetricsBenchmark
  * </pre>
+ * "null-like" records what the null backend's requests look like (reads, OK, completed in the batch
+ * they started): what the request path pays per request there, the in-flight gauge set per batch.
  * "baseline" does the same loop with no recording: it is what a no-op QueueMetrics subclass would
  * cost at best, so recording's real price is the difference. "micrometer" records the same request
  * through a Counter and a histogram Timer, the obvious alternative this design avoids. "scrape" is
@@ -42,8 +44,10 @@ public final class QueueMetricsBenchmark {
 
         for (int round = 0; round < ROUNDS; round++) {
             report(round, "baseline (no recording)", time(() -> baseline()));
-            report(round, "requestStarted+requestCompleted", time(() -> record(q)));
+            report(round, "requestCompleted + in-flight set per request", time(() -> record(q)));
             report(round, "requestCompleted only", time(() -> completeOnly(q)));
+            report(round, "null-like: requestCompleted", time(() -> nullLikeDirect(q)));
+            report(round, "null-like: in flight set per batch of 4", time(() -> nullLikeBatch(q, 4)));
             report(round, "poller counters (kick, notify, poll)", time(() -> pollerCounters(q)));
             report(round, "micrometer Counter+Timer", time(() -> micrometer(counter, timer)));
             System.out.println();
@@ -103,8 +107,24 @@ public final class QueueMetricsBenchmark {
     private static void record(QueueMetrics q) {
         for (int i = 0; i < OPS; i++) {
             int k = i & 1023;
-            q.requestStarted();
+            q.setInFlight(1);
             q.requestCompleted(TYPES[k], STATUSES[k], 4096, LATENCIES[k]);
+        }
+    }
+
+    /** The null backend's requests: all reads, all OK, completed in the batch they started (0 ns). */
+    private static void nullLikeDirect(QueueMetrics q) {
+        for (int i = 0; i < OPS; i++) {
+            q.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 0);
+        }
+    }
+
+    private static void nullLikeBatch(QueueMetrics q, int size) {
+        for (int i = 0; i < OPS; i++) {
+            q.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 0);
+            if (i % size == size - 1) {
+                q.setInFlight(i & 7);
+            }
         }
     }
 

@@ -37,18 +37,20 @@ class QueueMetricsTest {
     }
 
     @Test
-    void tracksRequestsInFlight() {
-        q.requestStarted();
-        q.requestStarted();
-        q.requestStarted();
+    void inFlightIsTheOwnersFigureOfItsLastBatch() {
+        q.setInFlight(3);
         assertEquals(3, q.inFlight());
         q.requestCompleted(RequestType.FLUSH, RequestStatus.OK, 0, 1);
+        assertEquals(3, q.inFlight(), "a completion alone does not move it; the batch's end does");
+        q.setInFlight(2);
         assertEquals(2, q.inFlight());
+        q.setInFlight(0);
+        assertEquals(0, q.inFlight());
     }
 
     @Test
     void inFlightNeverReadsNegative() {
-        q.requestCompleted(RequestType.FLUSH, RequestStatus.OK, 0, 1);
+        q.setInFlight(-1);
         assertEquals(0, q.inFlight());
     }
 
@@ -113,8 +115,9 @@ class QueueMetricsTest {
         AtomicReference<String> failure = new AtomicReference<>();
         Thread writer = new Thread(() -> {
             for (int i = 0; i < n; i++) {
-                q.requestStarted();
+                q.setInFlight(1);
                 q.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, i & 0xfffff);
+                q.setInFlight(0);
                 q.kicksReceived(1);
             }
         });
@@ -147,5 +150,35 @@ class QueueMetricsTest {
         assertEquals(n, q.latencyBuckets(RequestType.READ, buckets));
         assertEquals(0, q.inFlight());
         assertTrue(buckets[LatencyBuckets.indexOf(0xfffff)] > 0);
+    }
+
+    /** Bucket edges through the recording path: a bound is in its bucket, one nanosecond more in the next. */
+    @Test
+    void histogramBucketEdgesAreExact() {
+        for (int b = 0; b < LatencyBuckets.COUNT - 1; b++) {
+            long bound = LatencyBuckets.upperBoundNanos(b);
+            q.requestCompleted(RequestType.READ, RequestStatus.OK, 0, bound);
+            q.requestCompleted(RequestType.WRITE, RequestStatus.OK, 0, bound + 1);
+        }
+        long[] reads = new long[LatencyBuckets.COUNT];
+        long[] writes = new long[LatencyBuckets.COUNT];
+        assertEquals(LatencyBuckets.COUNT - 1, q.latencyBuckets(RequestType.READ, reads));
+        assertEquals(LatencyBuckets.COUNT - 1, q.latencyBuckets(RequestType.WRITE, writes));
+        for (int b = 0; b < LatencyBuckets.COUNT; b++) {
+            assertEquals(b < LatencyBuckets.COUNT - 1 ? 1 : 0, reads[b], "reads at the bound, bucket " + b);
+            assertEquals(b == 0 ? 0 : 1, writes[b], "writes one past the bound, bucket " + b);
+        }
+    }
+
+    @Test
+    void aNotRecordingQueueCountsNothing() {
+        QueueMetrics off = new QueueMetrics.NotRecording(0);
+        off.setInFlight(1);
+        off.requestCompleted(RequestType.READ, RequestStatus.OK, 4096, 10);
+        off.kicksReceived(1);
+        assertEquals(0, off.requests(RequestType.READ, RequestStatus.OK));
+        assertEquals(0, off.readBytes());
+        assertEquals(0, off.inFlight());
+        assertEquals(0, off.kicks());
     }
 }

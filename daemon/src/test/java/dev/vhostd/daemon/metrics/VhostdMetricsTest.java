@@ -31,6 +31,9 @@ class VhostdMetricsTest {
             "vhostd_negotiated_features_info",
             "vhostd_poll_iterations_total",
             "vhostd_poller_blocked_seconds_total",
+            "vhostd_poller_contended_total",
+            "vhostd_poller_poll_window_max_seconds",
+            "vhostd_poller_poll_window_seconds",
             "vhostd_queue_held_back_seconds_total",
             "vhostd_poller_busy_seconds_total",
             "vhostd_read_bytes_total",
@@ -154,7 +157,7 @@ class VhostdMetricsTest {
         try (VhostdMetrics metrics = VhostdMetrics.notRecording()) {
             assertFalse(metrics.isEnabled());
             QueueMetrics q = metrics.device("vda").queue(0);
-            q.requestStarted();
+            q.setInFlight(1);
             q.requestCompleted(RequestType.READ, RequestStatus.OK, 512, 10);
             q.kicksReceived(3);
             q.notificationSent();

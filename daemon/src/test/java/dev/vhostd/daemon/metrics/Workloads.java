@@ -12,8 +12,9 @@ final class Workloads {
         device.invalidFrontendMessage();
         QueueMetrics q = device.queue(0);
         for (RequestType type : RequestType.values()) {
-            q.requestStarted();
+            q.setInFlight(1);
             q.requestCompleted(type, RequestStatus.OK, 4096, 25_000);
+            q.setInFlight(0);
         }
         q.kicksReceived(3);
         q.notificationSent();
@@ -30,8 +31,10 @@ final class Workloads {
 
     /** One fully exercised device in an enabled registry, scraped. */
     static Exposition scrapeOfEverything() {
-        try (VhostdMetrics metrics = VhostdMetrics.enabled()) {
+        try (VhostdMetrics metrics = VhostdMetrics.enabled();
+                dev.vhostd.protocol.poll.PollerGroup pollers = new dev.vhostd.protocol.poll.PollerGroup("m", 1, 50)) {
             touchEverything(metrics.device("vda"));
+            metrics.pollers(pollers.pollers());
             return new Exposition(metrics.scrape());
         }
     }

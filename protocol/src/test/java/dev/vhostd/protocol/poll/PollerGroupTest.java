@@ -21,23 +21,28 @@ class PollerGroupTest {
         @Override public void close() {}
     }
 
-    private static void load(FakeDriver driver, Poller p) throws Exception {
+    /** Starts a disk's first ring where the group puts it; returns that poller. */
+    private static Poller startFirstRing(PollerGroup g, FakeDriver driver) throws Exception {
+        Poller p = g.assign(List.of());
         FakeDriverQueue dq = driver.addQueue(8);
         p.attach(new QueueBinding(0, dq.deviceQueue(true), new Idle(), -1, -1, (q, c) -> {}, null))
                 .get(5, TimeUnit.SECONDS);
+        return p;
+    }
+
+    private static Poller theOther(PollerGroup g, Poller p) {
+        return g.pollers().get(0) == p ? g.pollers().get(1) : g.pollers().get(0);
     }
 
     @Test
     void diskPlacementKeepsADisksRingsOnItsFirstRingsPoller() throws Exception {
         try (FakeDriver driver = new FakeDriver(1 << 20);
                 PollerGroup g = new PollerGroup("place", 2, 0, PollerGroup.Placement.DISK)) {
-            Poller first = g.assign(List.of());
-            load(driver, first);
+            Poller first = startFirstRing(g, driver);
             // The disk's first ring made `first` the busier poller; its second ring still goes there.
             assertSame(first, g.assign(List.of(first)));
             // Another disk's first ring goes to the least loaded poller.
-            Poller other = g.pollers().get(0) == first ? g.pollers().get(1) : g.pollers().get(0);
-            assertSame(other, g.assign(List.of()));
+            assertSame(theOther(g, first), g.assign(List.of()));
         }
     }
 
@@ -45,10 +50,8 @@ class PollerGroupTest {
     void ringPlacementSpreadsADisksRingsOverThePollers() throws Exception {
         try (FakeDriver driver = new FakeDriver(1 << 20);
                 PollerGroup g = new PollerGroup("place", 2, 0, PollerGroup.Placement.RING)) {
-            Poller first = g.assign(List.of());
-            load(driver, first);
-            Poller second = g.assign(List.of(first));
-            assertSame(first == g.pollers().get(0) ? g.pollers().get(1) : g.pollers().get(0), second);
+            Poller first = startFirstRing(g, driver);
+            assertSame(theOther(g, first), g.assign(List.of(first)));
         }
     }
 }
