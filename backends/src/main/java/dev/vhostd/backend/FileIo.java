@@ -119,6 +119,25 @@ final class FileIo implements AutoCloseable {
     }
 
     /**
+     * One RWF_NOWAIT attempt at the whole transfer, never finishing it by blocking: 0 when all of
+     * it moved, -EAGAIN when the kernel would have had to wait (nothing moved, or only part: the
+     * caller redoes the whole op elsewhere, which is harmless for a read or for a write of the
+     * same bytes), or another negative errno.
+     */
+    int nowaitOnce(IoOp op, boolean write) {
+        try {
+            fill(iov, op, 0);
+            long n = iov.transfer2(write, fd, op.offset(), Libc.RWF_NOWAIT);
+            if (n < 0) {
+                return (int) n;
+            }
+            return n < op.length() ? -Errno.EAGAIN : 0;
+        } catch (IllegalStateException | IllegalArgumentException | UnsupportedOperationException e) {
+            return -Errno.EFAULT;
+        }
+    }
+
+    /**
      * Describes the bytes of {@code op} from {@code skip} on in {@code vec}, as many segments as
      * fit. Slicing a partly consumed segment allocates, but only on the rare short-transfer path.
      */

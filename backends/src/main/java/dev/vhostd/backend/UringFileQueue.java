@@ -36,6 +36,12 @@ import java.lang.foreign.Arena;
  * anything else of the queue is in flight or came in the same batch: nothing waits behind it on
  * this thread. A lone one (first of its batch, nothing in flight) runs here (a guest at depth 1 keeps the page cache's speed) unless a recent lone one took longer
  * than {@link #LONE_STALL_NANOS}.
+ *
+ * <p>Where RWF_NOWAIT works (ext4 and XFS reads of cached pages), a lone op of that direction
+ * (first of its batch, nothing of this queue in flight: a guest at depth 1) is one preadv2 or
+ * pwritev2 with RWF_NOWAIT here rather than an SQE, an io_uring_enter, the ring's eventfd signal
+ * and a CQE reaped on the next pass. It cannot block; when it would (pages not cached) it goes to
+ * the ring after all, and lone ops of that direction use the ring for {@link #LONE_BACKOFF_NANOS}.
  */
 final class UringFileQueue implements BackendQueue {
     private static final System.Logger LOG = System.getLogger("dev.vhostd.backend");
@@ -89,6 +95,11 @@ final class UringFileQueue implements BackendQueue {
     private final byte[] mode = new byte[2];
     private final int[] learnLeft = {LEARN_ATTEMPTS, LEARN_ATTEMPTS};
     private final boolean[] backingOff = new boolean[2];
+    /** Per direction: the file system did a RWF_NOWAIT transfer, so lone ops may try one here. */
+    private final boolean[] nowaitWorks = new boolean[2];
+    /** Per direction: lone ops use the ring until this time (nanoTime) after one would have blocked. */
+    private final long[] nowaitUntil = new long[2];
+    private long loneNowait;
     private final long[] ringUntil = new long[2];
     private final long[] backoff = new long[2];
     private final long stallNanos;
@@ -168,6 +179,10 @@ final class UringFileQueue implements BackendQueue {
             if (m != RING && m != WORKER && ranInline(op)) {
                 return true;
             }
+            if (mode[direction(op)] == RING && nowaitWorks[direction(op)] && batchOps == 1 && inFlight() == 0
+                    && ranNowait(op)) {
+                return true;
+            }
             // Rings full cannot happen while the owner keeps at most depth ops in flight; if it
             // does, the io_uring path below still keeps the call off this thread.
             if (mode[direction(op)] == WORKER) {
@@ -219,6 +234,7 @@ final class UringFileQueue implements BackendQueue {
                 // An I/O error teaches nothing; the next op tries again.
                 if (r == 0) {
                     mode[d] = RING;
+                    nowaitWorks[d] = true;
                 }
                 op.complete(r);
                 return true;
@@ -234,6 +250,29 @@ final class UringFileQueue implements BackendQueue {
             backend.runsInline(write);
         }
         return ranTimed(op, d, false);
+    }
+
+    /**
+     * A lone op tried once with RWF_NOWAIT here (see the class comment); false if it belongs on the
+     * ring: its direction is backing off, or the kernel would have had to wait.
+     */
+    private boolean ranNowait(IoOp op) {
+        int d = direction(op);
+        long until = nowaitUntil[d];
+        if (until != 0) {
+            if (System.nanoTime() - until < 0) {
+                return false;
+            }
+            nowaitUntil[d] = 0;
+        }
+        int r = io.nowaitOnce(op, d == 1);
+        if (r == -Errno.EAGAIN) {
+            nowaitUntil[d] = System.nanoTime() + loneBackoffNanos;
+            return false;
+        }
+        loneNowait++;
+        op.complete(r);
+        return true;
     }
 
     /**
@@ -267,7 +306,7 @@ final class UringFileQueue implements BackendQueue {
         }
         inlineStalls++;
         long wait = backoff[d] = lone
-                ? Math.min(MAX_BACKOFF_NANOS, Math.max(loneBackoffNanos, 2 * backoff[d]))
+                ? Math.min(Math.max(MAX_BACKOFF_NANOS, loneBackoffNanos), Math.max(loneBackoffNanos, 2 * backoff[d]))
                 : Math.min(Math.max(MAX_BACKOFF_NANOS, firstBackoffNanos), Math.max(firstBackoffNanos, 2 * backoff[d]));
         backingOff[d] = true;
         ringUntil[d] = start + took + wait;
@@ -428,6 +467,11 @@ final class UringFileQueue implements BackendQueue {
             case WORKER -> "worker";
             default -> "inline";
         };
+    }
+
+    /** Lone ops done here with RWF_NOWAIT instead of through the ring. */
+    long loneNowait() {
+        return loneNowait;
     }
 
     /** Inline reads or writes that blocked longer than the stall limit. */

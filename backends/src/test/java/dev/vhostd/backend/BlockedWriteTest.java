@@ -85,7 +85,11 @@ class BlockedWriteTest {
         try (Arena arena = Arena.ofShared();
              BlockBackend backend = Backends.open("file:" + mountPoint.resolve("disk.img"),
                      BackendOptions.defaults().withSize(DISK))) {
-            BackendQueue queue = poller.submit(backend::openQueue).get(10, TimeUnit.SECONDS);
+            // The default stall limit, but a lone-write back-off of 10 s instead of 100 ms (at most
+            // 1 s after doubling): the fsfreeze between the stalled write and the next one syncs the
+            // file system and must not outlast it on a busy machine.
+            BackendQueue queue = poller.submit(() -> ((FileBackend) backend).openQueue(
+                    UringFileQueue.DEFAULT_STALL_NANOS, 10_000_000_000L)).get(10, TimeUnit.SECONDS);
             try {
                 // Warm up: the queue learns where writes and reads go; blocks 0 and 1 are cached.
                 assertEquals(0, poller.submit(() -> runOne(queue, write(arena, 0, 1))).get(10, TimeUnit.SECONDS));
@@ -201,9 +205,11 @@ class BlockedWriteTest {
     }
 
     /** On the owner's thread: submits one op and waits for its completion; returns its result. */
+    /** Submits one op as a batch of its own (the owner ends every batch with flushSubmissions) and waits for it. */
     private static int runOne(BackendQueue queue, IoOp op) throws InterruptedException {
-        if (!queue.submit(op)) {
-            queue.flushSubmissions();
+        boolean completed = queue.submit(op);
+        queue.flushSubmissions();
+        if (!completed) {
             List<IoOp> done = new ArrayList<>();
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (done.isEmpty()) {

@@ -215,13 +215,91 @@ class RbdBackendTest extends BlockBackendContract {
         BackendOpenException e = assertThrows(BackendOpenException.class,
                 () -> Backends.open(uri(imageOf(backend).substring("rbd/".length()), "lock_timeout=2"),
                         BackendOptions.defaults()));
-        assertTrue(e.getMessage().contains("another client holds the image's exclusive lock"), e.getMessage());
+        assertTrue(e.getMessage().contains("holds the image's exclusive lock and is alive"), e.getMessage());
         // The owner keeps working.
         assertEquals(0, run(data(IoOp.Type.WRITE, 0, patterned(4096, 3))));
         // Read-only openers need no lock.
         try (BlockBackend ro = Backends.open(uri(imageOf(backend).substring("rbd/".length()), ""),
                 BackendOptions.defaults().withReadOnly(true))) {
             assertTrue(ro.readOnly());
+        }
+    }
+
+    /** Runs qemu-io on an image of the cluster through QEMU's driver=rbd (qemu-block-extra). */
+    private static Process qemuIo(String image, Path output, String... commands) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("qemu-io", "--image-opts",
+                "driver=rbd,pool=rbd,image=" + image + ",conf=" + ceph.conf()));
+        for (String c : commands) {
+            cmd.add("-c");
+            cmd.add(c);
+        }
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+    }
+
+    private static int awaitExit(Process p, int seconds) throws InterruptedException {
+        if (!p.waitFor(seconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("qemu-io did not finish within " + seconds + " s");
+        }
+        return p.exitValue();
+    }
+
+    /**
+     * A QEMU client (driver=rbd) writing to an image vhostd serves asks vhostd for the lock, is
+     * refused, and its writes fail with EROFS; vhostd keeps the image and its data.
+     */
+    @Test
+    void aQemuClientsWritesToAnImageVhostdServesFailAndChangeNothing() throws Exception {
+        String image = imageOf(backend).substring("rbd/".length());
+        assertEquals(0, run(data(IoOp.Type.WRITE, 0, patterned(4096, 41))));
+        Path out = Files.createTempFile("qemu-io", ".log");
+        try {
+            int exit = awaitExit(qemuIo(image, out, "write -P 0xab 0 4k"), 120);
+            String log = Files.readString(out);
+            assertTrue(exit != 0 && log.contains("Read-only file system"), "exit " + exit + ":\n" + log);
+        } finally {
+            Files.deleteIfExists(out);
+        }
+        assertContent(read(0, 4096), 0, (off) -> pattern(41, off));
+        assertEquals(0, run(data(IoOp.Type.WRITE, 4096, patterned(4096, 42))), "vhostd still writes");
+    }
+
+    /**
+     * The other way round: a QEMU client holds the lock cooperatively (it would hand it over on
+     * request). vhostd does not take it from a live client, so the QEMU's writes keep working.
+     */
+    @Test
+    void vhostdDoesNotTakeTheImageFromALiveQemuClient() throws Exception {
+        String image = newImage(16L << 20);
+        Path out = Files.createTempFile("qemu-io", ".log");
+        try {
+            // The first write takes the lock; the second comes after vhostd's attempt.
+            Process qemu = qemuIo(image, out, "write -P 0x11 0 4k", "sleep 12000", "write -P 0x22 4k 4k", "flush");
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!ceph.rbd("lock", "ls", "rbd/" + image).contains("auto")) {
+                assertTrue(qemu.isAlive(), Files.readString(out));
+                assertTrue(System.nanoTime() < deadline, "qemu-io did not take the lock:\n" + Files.readString(out));
+                Thread.sleep(100);
+            }
+            BackendOpenException e = assertThrows(BackendOpenException.class,
+                    () -> Backends.open(uri(image, "lock_timeout=2"), BackendOptions.defaults()));
+            assertTrue(e.getMessage().contains("holds the image's exclusive lock and is alive"), e.getMessage());
+            int exit = awaitExit(qemu, 120);
+            String log = Files.readString(out);
+            assertTrue(exit == 0 && !log.contains("failed"), "the QEMU client lost its writes: exit " + exit + ":\n"
+                    + log);
+        } finally {
+            Files.deleteIfExists(out);
+        }
+        // Once the QEMU client is gone, vhostd opens the image and sees both of its writes.
+        try (BlockBackend b = Backends.open(uri(image, ""), BackendOptions.defaults());
+             BackendQueue q = b.openQueue()) {
+            MemorySegment buf = arena.allocate(8192, 4096);
+            assertEquals(0, queueRun(q, data(IoOp.Type.READ, 0, buf)));
+            for (long i = 0; i < 8192; i++) {
+                assertEquals(i < 4096 ? (byte) 0x11 : (byte) 0x22, buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i),
+                        "byte " + i);
+            }
         }
     }
 
@@ -330,31 +408,73 @@ class RbdBackendTest extends BlockBackendContract {
         assertTrue(seconds < 20, "took " + seconds + " s with connect_timeout=3");
     }
 
-    /** With io_timeout=0 a request waits while the OSD is down and succeeds once it is back. */
+    /**
+     * With io_timeout=0 a request waits while the OSD is down and succeeds once it is back. And
+     * submitting never waits, even with more requests held than librados' in-flight throttle
+     * (objecter_inflight_ops, 1024 by default) would let through: librbd dispatches on the caller's
+     * thread (rbd_non_blocking_aio=false), so a throttle there would stop the poller.
+     */
     @Test
     @Order(Integer.MAX_VALUE - 1)
-    void withoutAnIoTimeoutRequestsWaitForTheClusterToReturn() throws Exception {
+    void withoutAnIoTimeoutRequestsWaitForTheClusterToReturnAndSubmittingNeverBlocks() throws Exception {
         String image = newImage(CAPACITY);
+        int held = 1100;
         try (BlockBackend b = Backends.open(uri(image, "io_timeout=0"), BackendOptions.defaults());
              BackendQueue q = b.openQueue()) {
+            // Both objects the held writes go to exist (object map), so they go straight to the OSD.
             assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 0, patterned(4096, 21))));
+            assertEquals(0, queueRun(q, data(IoOp.Type.WRITE, 4L << 20, patterned(4096, 21))));
             ceph.stopOsd();
-            MemorySegment buf = arena.allocate(4096, 4096);
-            IoOp read = data(IoOp.Type.READ, 0, buf);
-            assertFalse(q.submit(read));
-            Thread.sleep(5000);
-            assertEquals(0, q.reap(op -> { }), "a held request must not fail while the cluster is away");
-            assertEquals(1, q.inFlight());
-            ceph.startOsd();
-            long deadline = System.nanoTime() + 120_000_000_000L;
-            List<IoOp> done = new ArrayList<>();
-            while (done.isEmpty() && System.nanoTime() < deadline) {
-                q.reap(done::add);
-                Thread.sleep(50);
+            boolean osdUp = false;
+            try {
+                MemorySegment buf = arena.allocate(4096, 4096);
+                IoOp read = data(IoOp.Type.READ, 0, buf);
+                MemorySegment zeros = arena.allocate(4096, 4096);
+                List<IoOp> writes = new ArrayList<>();
+                for (int i = 0; i < held; i++) {
+                    writes.add(data(IoOp.Type.WRITE, (long) (i + 1) * 4096, zeros));
+                }
+                // On another thread, so that a submit stuck in librados fails the test instead of hanging it.
+                java.util.concurrent.FutureTask<Integer> submitAll = new java.util.concurrent.FutureTask<>(() -> {
+                    int accepted = q.submit(read) ? 0 : 1;
+                    for (IoOp w : writes) {
+                        accepted += q.submit(w) ? 0 : 1;
+                    }
+                    q.flushSubmissions();
+                    return accepted;
+                });
+                Thread submitter = Thread.ofPlatform().daemon().start(submitAll);
+                int accepted;
+                try {
+                    accepted = submitAll.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new AssertionError("submitting " + (held + 1) + " requests with the OSD down blocked for 30 s"
+                            + " (in librados' in-flight throttle?): the poller would stop");
+                }
+                submitter.join();
+                assertEquals(held + 1, accepted, "every request went to librbd");
+                Thread.sleep(3000);
+                assertEquals(0, q.reap(op -> { }), "a held request must not fail while the cluster is away");
+                assertEquals(held + 1, q.inFlight());
+                ceph.startOsd();
+                osdUp = true;
+                long deadline = System.nanoTime() + 120_000_000_000L;
+                List<IoOp> done = new ArrayList<>();
+                while (done.size() < held + 1 && System.nanoTime() < deadline) {
+                    q.reap(done::add);
+                    Thread.sleep(50);
+                }
+                assertEquals(held + 1, done.size(), "the held requests did not finish within 120 s of the OSD's restart");
+                assertEquals(0, read.result());
+                assertContent(buf, 0, off -> pattern(21, off));
+                for (IoOp w : writes) {
+                    assertEquals(0, w.result());
+                }
+            } finally {
+                if (!osdUp) {
+                    ceph.startOsd();
+                }
             }
-            assertEquals(1, done.size(), "the held read did not finish within 120 s of the OSD's restart");
-            assertEquals(0, read.result());
-            assertContent(buf, 0, off -> pattern(21, off));
         }
     }
 

@@ -20,6 +20,7 @@ public final class Errno {
     public static final int EFBIG = 27;
     public static final int ENOSPC = 28;
     public static final int EROFS = 30;
+    public static final int ERANGE = 34;
     public static final int ENOSYS = 38;
     public static final int EOPNOTSUPP = 95;
     public static final int ECANCELED = 125;
@@ -48,6 +49,7 @@ public final class Errno {
             case EFBIG -> "EFBIG";
             case ENOSPC -> "ENOSPC";
             case EROFS -> "EROFS";
+            case ERANGE -> "ERANGE";
             case ENOSYS -> "ENOSYS";
             case EOPNOTSUPP -> "EOPNOTSUPP";
             case ECANCELED -> "ECANCELED";

@@ -101,6 +101,14 @@ public final class Librbd {
         static final MethodHandle RESIZE = Lib.rbd("rbd_resize", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
         static final MethodHandle LOCK_ACQUIRE = Lib.rbd("rbd_lock_acquire",
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+        static final MethodHandle LOCK_GET_OWNERS = Lib.rbd("rbd_lock_get_owners",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS));
+        static final MethodHandle LOCK_GET_OWNERS_CLEANUP = Lib.rbd("rbd_lock_get_owners_cleanup",
+                FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG));
+        static final MethodHandle WATCHERS_LIST = Lib.rbd("rbd_watchers_list",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
+        static final MethodHandle WATCHERS_LIST_CLEANUP = Lib.rbd("rbd_watchers_list_cleanup",
+                FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG));
         static final MethodHandle SET_IMAGE_NOTIFICATION = Lib.rbd("rbd_set_image_notification",
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT));
         static final MethodHandle AIO_CREATE_COMPLETION = Lib.rbd("rbd_aio_create_completion",
@@ -298,6 +306,63 @@ public final class Librbd {
             return (int) Rbd.LOCK_ACQUIRE.invokeExact(image, LOCK_MODE_EXCLUSIVE);
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /**
+     * The address ("IP:PORT/NONCE") of the client that holds the image's exclusive lock, or null if
+     * nobody holds it (rbd_lock_get_owners; -ENOENT means no owner).
+     */
+    public static String rbdLockOwner(long image) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment mode = a.allocate(JAVA_INT);
+            MemorySegment owners = a.allocate(ADDRESS);
+            MemorySegment max = a.allocate(JAVA_LONG);
+            max.set(JAVA_LONG, 0, 1);
+            int r = (int) Rbd.LOCK_GET_OWNERS.invokeExact(image, mode, owners, max);
+            if (r == -Errno.ENOENT) {
+                return null;
+            }
+            check("rbd_lock_get_owners", r, null);
+            long n = max.get(JAVA_LONG, 0);
+            if (n == 0) {
+                return null;
+            }
+            String owner = owners.get(ADDRESS, 0).reinterpret(Long.MAX_VALUE).getString(0);
+            Rbd.LOCK_GET_OWNERS_CLEANUP.invokeExact(owners, n);
+            return owner;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** sizeof(rbd_image_watcher_t): char *addr, int64_t id, uint64_t cookie. */
+    private static final long WATCHER_SIZE = 24;
+
+    /** The addresses of the clients watching the image (alive: their watch has not expired), this one included. */
+    public static java.util.List<String> rbdWatchers(long image) {
+        int capacity = 16;
+        while (true) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment watchers = a.allocate(WATCHER_SIZE * capacity, 8);
+                MemorySegment max = a.allocate(JAVA_LONG);
+                max.set(JAVA_LONG, 0, capacity);
+                int r = (int) Rbd.WATCHERS_LIST.invokeExact(image, watchers, max);
+                long n = max.get(JAVA_LONG, 0);
+                if (r == -Errno.ERANGE && n > capacity) {
+                    capacity = (int) Math.min(n, 1 << 16);
+                    continue;
+                }
+                check("rbd_watchers_list", r, null);
+                java.util.List<String> out = new java.util.ArrayList<>((int) n);
+                for (long i = 0; i < n; i++) {
+                    out.add(watchers.get(ADDRESS, i * WATCHER_SIZE).reinterpret(Long.MAX_VALUE).getString(0));
+                }
+                Rbd.WATCHERS_LIST_CLEANUP.invokeExact(watchers, n);
+                return out;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
         }
     }
 

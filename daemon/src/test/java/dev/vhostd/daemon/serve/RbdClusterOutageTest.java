@@ -128,6 +128,65 @@ class RbdClusterOutageTest {
         }
     }
 
+    /**
+     * io_timeout=0: a guest's verified fio keeps writing while the OSD is away; its requests wait in
+     * librbd (in flight, none failed) for longer than any io_timeout would allow here, and once the
+     * OSD is back they complete, and fio finishes and verifies with no error.
+     */
+    @Test
+    void withIoTimeoutZeroAGuestsWritesWaitForTheClusterAndFioVerifies() throws Exception {
+        String image = ceph.newImageName("hold");
+        ceph.rbd("create", "--size", "32M", "rbd/" + image);
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path sock = dir.resolve("hold.sock");
+        // 2048 writes at 100 per second: fio is still writing when the OSD stops 3 s in, and the
+        // outage (20 s) comes on top. The verify pass reads at up to 1000 per second.
+        String script = """
+                fio --name=hold --filename=/dev/vda --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+                    --iodepth=8 --size=8M --rate_iops=1000,100 --verify=crc32c --verify_fatal=1 --do_verify=1 \
+                    --minimal --terse-version=3 >/tmp/h.out 2>&1 &
+                fio_pid=$!
+                sleep 3
+                echo "PHASE stop-the-cluster"
+                wait $fio_pid
+                echo "RESULT fio_rc=$? fio_err=$(cut -d';' -f5 /tmp/h.out) io_errors=$(dmesg | grep -ci 'I/O error')"
+                """;
+        int outage = 20;
+        try (VhostdProcess vhostd = VhostdProcess.serve(sock, dir.resolve("vhostd.log"), "--backend",
+                "rbd:rbd/" + image + ",conf=" + ceph.conf() + ",io_timeout=0", "--metrics", "127.0.0.1:" + port);
+             RunningGuest guest = GuestVm.start(sock, script, GuestVm.Options.defaults().withTimeout(Duration.ofSeconds(500)))) {
+            String disk = "disk=\"hold\"";
+            boolean osdUp = true;
+            try {
+                guest.awaitConsoleLine("PHASE stop-the-cluster", Duration.ofSeconds(300));
+                ceph.stopOsd();
+                osdUp = false;
+                Thread.sleep(outage * 1000L);
+                assertTrue(vhostd.isAlive(), vhostd.log());
+                assertTrue(VhostdProcess.scrape(port, "vhostd_requests_in_flight", disk) >= 1,
+                        "no request waits for the cluster after " + outage + " s without the OSD\n" + vhostd.log());
+                assertEquals(0, VhostdProcess.scrape(port, "vhostd_requests_total", disk, "status=\"ioerr\""),
+                        "a request failed while the OSD was down, with io_timeout=0\n" + vhostd.log());
+                ceph.startOsd();
+                osdUp = true;
+            } finally {
+                if (!osdUp) {
+                    ceph.startOsd();
+                }
+            }
+            GuestResult r = guest.await();
+            String why = r.describe() + "\n--- vhostd log ---\n" + vhostd.log();
+            r.requireSuccess();
+            assertEquals(0, r.resultLong("fio_rc"), why);
+            assertEquals(0, r.resultLong("fio_err"), why);
+            assertEquals(0, r.resultLong("io_errors"), why);
+            assertEquals(0, VhostdProcess.scrape(port, "vhostd_requests_total", disk, "status=\"ioerr\""), why);
+        }
+    }
+
     @Test
     void disksAddedWhileTheOsdsAreDownWaitWithoutStoppingTheRestOfTheDaemon() throws Exception {
         Path control = dir.resolve("control.sock");
