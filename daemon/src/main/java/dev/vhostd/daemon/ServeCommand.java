@@ -107,6 +107,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Poller threads shared by all disks' rings (default: the CPU count).")
     Integer pollers;
 
+    @Option(names = "--poll-contention", paramLabel = "keep|yield", defaultValue = "keep",
+            description = "When a poller is preempted while polling: keep polling, or yield (stop polling for"
+                    + " 100 ms to 3.2 s, for hosts whose cores all belong to guest vCPUs) (default: ${DEFAULT-VALUE}).")
+    String pollContention;
+
     @Option(names = "--queue-placement", paramLabel = "disk|ring", defaultValue = "disk",
             converter = QueuePlacementConverter.class,
             description = "Where a multi-queue disk's rings run: disk (all on one poller, as qemu-storage-daemon"
@@ -194,7 +199,8 @@ public final class ServeCommand implements Callable<Integer> {
         }, Watchdog.interval(System.getenv(), Libc.getpid()).orElse(DEFAULT_STALL_LIMIT));
         try (VhostdMetrics registry = metrics != null ? VhostdMetrics.enabled()
                         : "off".equals(metricsRecording) ? VhostdMetrics.notRecording() : VhostdMetrics.disabled();
-                PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs, queuePlacement);
+                PollerGroup group = new PollerGroup("vhostd", pollerCount, pollUs, queuePlacement,
+                        "yield".equals(pollContention));
                 Readiness readiness = new Readiness("vhostd-sockets");
                 SdNotify notify = SdNotify.fromEnvironment();
                 DiskRegistry disks = new DiskRegistry(new DiskRuntime(group, readiness, registry));
@@ -310,6 +316,10 @@ public final class ServeCommand implements Callable<Integer> {
         }
         if (pollUs < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--poll-us must not be negative");
+        }
+        if (!"keep".equals(pollContention) && !"yield".equals(pollContention)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--poll-contention takes keep or yield, not '" + pollContention + "'");
         }
         if (pollers != null && pollers < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--pollers must be at least 1");

@@ -30,12 +30,17 @@ public final class PollerGroup implements AutoCloseable {
     }
 
     public PollerGroup(String prefix, int count, long pollMicros, Placement placement) {
+        this(prefix, count, pollMicros, placement, false);
+    }
+
+    /** {@code yieldWhenContended}: see {@link Poller#Poller(String, long, boolean)}. */
+    public PollerGroup(String prefix, int count, long pollMicros, Placement placement, boolean yieldWhenContended) {
         this.placement = placement;
         if (count < 1) {
             throw new IllegalArgumentException("at least one poller is needed, got " + count);
         }
         for (int i = 0; i < count; i++) {
-            pollers.add(new Poller(prefix + "-poller-" + i, pollMicros));
+            pollers.add(new Poller(prefix + "-poller-" + i, pollMicros, yieldWhenContended));
         }
     }
 

@@ -282,7 +282,7 @@ class PollerParkingTest {
      */
     @Test
     void aPollerPreemptedWhilePollingStopsPolling() throws Exception {
-        try (FakeDriver driver = new FakeDriver(1 << 20); Poller p = new Poller("contended", 50)) {
+        try (FakeDriver driver = new FakeDriver(1 << 20); Poller p = new Poller("contended", 50, true)) {
             FakeDriverQueue dq = driver.addQueue(8);
             Paced h = new Paced(TimeUnit.MICROSECONDS.toNanos(20));
             p.attach(new QueueBinding(0, dq.deviceQueue(true), h, -1, -1, (q, c) -> {}, null)).get(5, TimeUnit.SECONDS);
