@@ -63,22 +63,36 @@ class FileAutoBackendTest extends FileAutoContract {
         // Written past the page cache (O_DIRECT drops the cached pages of what it writes): not
         // cached, so RWF_NOWAIT answers EAGAIN and the read goes to the ring; lone reads then use
         // the ring for a while.
-        long cold = CAPACITY - 4096;
-        try (OwnedFd direct = new OwnedFd(Libc.open("/proc/self/fd/" + ((FileBackend) backend).fd(),
-                Libc.O_RDWR | Libc.O_DIRECT | Libc.O_CLOEXEC, 0))) {
-            assertEquals(4096, Libc.pwrite(direct.fd(), patterned(4096, 42), 4096, cold));
+        // Ext4 may still finish an O_DIRECT write through the page cache now and then, leaving the
+        // page cached: such a read is a hit and rightly done here; the next page is tried then.
+        IoOp miss = null;
+        long tried = 0;
+        int hits = 0;
+        for (int attempt = 0; attempt < 8 && miss == null; attempt++) {
+            long cold = CAPACITY - 4096L * (1 + 16 * attempt);
+            try (OwnedFd direct = new OwnedFd(Libc.open("/proc/self/fd/" + ((FileBackend) backend).fd(),
+                    Libc.O_RDWR | Libc.O_DIRECT | Libc.O_CLOEXEC, 0))) {
+                assertEquals(4096, Libc.pwrite(direct.fd(), patterned(4096, 42), 4096, cold));
+            }
+            tried = System.nanoTime();
+            IoOp read = data(IoOp.Type.READ, cold, arena.allocate(4096, 4096));
+            if (queue.submit(read)) {
+                queue.flushSubmissions();
+                hits++;
+            } else {
+                assertEquals(0, run0(read), "a lone read of uncached pages goes to the ring");
+                miss = read;
+            }
+            assertEquals(0, read.result());
+            assertContent(buf(read), cold, off -> pattern(42, off - cold));
         }
-        long tried = System.nanoTime();
-        IoOp miss = data(IoOp.Type.READ, cold, arena.allocate(4096, 4096));
-        assertFalse(queue.submit(miss), "a lone read of uncached pages must not be done on the owner's thread");
-        assertEquals(0, run0(miss));
-        assertContent(buf(miss), cold, off -> pattern(42, off - cold));
+        assertTrue(miss != null, "8 pages written with O_DIRECT all stayed in the page cache");
         IoOp after = data(IoOp.Type.READ, 0, arena.allocate(4096, 4096));
         boolean done = queue.submit(after);
         if (System.nanoTime() - tried < UringFileQueue.LONE_BACKOFF_NANOS) {
             assertFalse(done, "a lone read right after a miss uses the ring");
         }
         assertEquals(0, done ? after.result() : run0(after));
-        assertEquals(done ? 3 : 2, q.loneNowait());
+        assertEquals((done ? 3 : 2) + hits, q.loneNowait());
     }
 }
